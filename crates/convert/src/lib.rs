@@ -1,0 +1,1 @@
+//! mailshift-convert (being written).

@@ -1,0 +1,1 @@
+//! mailshift-mbox (being written).

@@ -1,0 +1,101 @@
+//! The two roles a store can play: [`Source`] and [`Sink`].
+
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Finding, FolderPath, Message, Result};
+
+/// What a source is, for `inspect` and reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceInfo {
+    /// `mbox`, `maildir`, `eml`, `pst`, `imap`, ...
+    pub format: String,
+    /// The variant detected or forced: `mboxrd`, `maildir++`, `unicode`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    /// The path (or URL) it was opened from.
+    pub path: PathBuf,
+}
+
+/// A unit of work: one folder (or one file holding one folder) that can be
+/// read on its own, in parallel with the others.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unit {
+    /// The folder its messages belong to.
+    pub folder: FolderPath,
+    /// The source's own locator: a file path, a PST node id, ...
+    pub id: String,
+    /// The file behind it, where there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// Its size in bytes, for progress and scheduling (largest first).
+    pub bytes: u64,
+}
+
+/// What a source emits while it reads a unit.
+#[derive(Debug)]
+pub enum Item {
+    /// A message read.
+    Message(Message),
+    /// A message read but not passed on, with the reason (deleted, pseudo
+    /// message, unreadable item). Counts as read and skipped.
+    Skipped(Finding),
+    /// Something worth reporting that is not a message (garbage bytes, a
+    /// lying Content-Length).
+    Finding(Finding),
+}
+
+/// The callback a source calls for each [`Item`]; `Break` asks it to stop.
+pub type Emit<'a> = &'a mut dyn FnMut(Item) -> ControlFlow<()>;
+
+/// A store messages are read from. Readers stream: memory is bounded by the
+/// largest single message, not by the store.
+pub trait Source: Send + Sync {
+    /// Which format and variant this is.
+    fn info(&self) -> SourceInfo;
+
+    /// Lists the units of work, in a stable order. Things found while
+    /// listing (ignored files, odd names) go into `findings`.
+    fn units(&self, findings: &mut Vec<Finding>) -> Result<Vec<Unit>>;
+
+    /// Reads one unit, calling `emit` for every item in store order. An
+    /// error is returned only when the unit cannot be read on at all; damage
+    /// inside it is emitted as findings and reading goes on.
+    fn read_unit(&self, unit: &Unit, emit: Emit<'_>) -> Result<()>;
+}
+
+/// What a [`FolderWriter`] did with a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// Written now.
+    Written,
+    /// Already in the destination, written by an earlier run of the same
+    /// job (so a re-run after a crash adds no duplicates).
+    AlreadyPresent,
+}
+
+/// A store messages are written to.
+pub trait Sink: Send + Sync {
+    /// A short description for reports: `maildir++ at /path`.
+    fn describe(&self) -> String;
+
+    /// Opens one folder for writing. The pipeline opens each folder at most
+    /// once at a time and writes its messages in source order.
+    fn open_folder(&self, folder: &FolderPath) -> Result<Box<dyn FolderWriter + '_>>;
+
+    /// Makes everything durable; called once at the end of a run.
+    fn finish(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes the messages of one folder.
+pub trait FolderWriter: Send {
+    /// Writes one message. It need not be durable until [`Self::commit`].
+    fn write(&mut self, message: &Message) -> Result<WriteOutcome>;
+
+    /// Makes every message written so far durable under its final name.
+    fn commit(&mut self) -> Result<()>;
+}
