@@ -98,4 +98,11 @@ pub trait FolderWriter: Send {
 
     /// Makes every message written so far durable under its final name.
     fn commit(&mut self) -> Result<()>;
+
+    /// Takes what the writer noticed but could not act on (a keyword the
+    /// format cannot hold, flags a format has no place for, leftovers of an
+    /// interrupted run it cleaned up). The pipeline calls it after `commit`.
+    fn take_findings(&mut self) -> Vec<Finding> {
+        Vec::new()
+    }
 }

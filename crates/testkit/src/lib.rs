@@ -8,6 +8,8 @@
 //!   beside it on a mismatch so a person can diff.
 #![allow(clippy::print_stderr)] // tests explain why they skipped
 
+pub mod gen;
+
 use std::path::{Path, PathBuf};
 
 /// The workspace root (the folder holding the top `Cargo.toml`).
@@ -35,7 +37,11 @@ pub fn shared_corpus(test: &str) -> Option<PathBuf> {
     if dir.join("manifest.jsonl").is_file() {
         return Some(dir);
     }
-    assert!(!in_ci(), "{test}: the shared corpus is missing at {} and CI must run corpus tests", dir.display());
+    assert!(
+        !in_ci(),
+        "{test}: the shared corpus is missing at {} and CI must run corpus tests",
+        dir.display()
+    );
     eprintln!("SKIPPED {test}: no shared corpus at {} (set MAILSHIFT_CORPUS)", dir.display());
     None
 }
@@ -48,8 +54,7 @@ pub fn corpus_files(corpus: &Path, sub: &str, exts: &[&str]) -> Vec<PathBuf> {
         .unwrap_or_default();
     v.retain(|p| {
         p.is_file()
-            && (exts.is_empty()
-                || p.extension().and_then(|e| e.to_str()).is_some_and(|e| exts.contains(&e)))
+            && (exts.is_empty() || p.extension().and_then(|e| e.to_str()).is_some_and(|e| exts.contains(&e)))
     });
     v.sort();
     v

@@ -1,0 +1,340 @@
+//! Crash-safe, re-runnable maildir writing.
+//!
+//! Choices, and why:
+//!
+//! - **Every message goes to `cur/`** with an info part (`:2,` plus its
+//!   flags, possibly none). A converter does not deliver new mail: by the
+//!   maildir spec a message in `new/` has no info part (so no flags), and
+//!   `new/` means "just delivered, \Recent" to Dovecot and most clients, so
+//!   years-old mail would show up as just arrived. Unread state is kept by
+//!   the absence of `S`, which every client honours in `cur/` too.
+//! - **Deterministic names**: the unique part is
+//!   `<received seconds>.M<20 hex digits of the exact hash>_<n>.mailshift`
+//!   ([`crate::name::mailshift_unique`]), `n` counting identical messages
+//!   (same date, same bytes) in the folder in source order. The same job run
+//!   again produces the same names, so a message whose unique part is
+//!   already in `cur/` or `new/` is [`WriteOutcome::AlreadyPresent`]; the
+//!   existing names are listed once when the folder is opened (no `stat`
+//!   per message). A consequence: re-opening a folder later in the same run
+//!   and writing a byte-identical message with the same date again counts
+//!   it as already present, which is what deduplication wants anyway.
+//! - **Durability in batches**: each message is written to `tmp/` under its
+//!   final name, staged in a [`RenameBatch`] and, when the batch is full or
+//!   at [`FolderWriter::commit`], made durable with one `syncfs`, renamed
+//!   into `cur/` and the directory synced. A crash before the rename leaves
+//!   only `tmp/` files, which the next open of the folder deletes (only
+//!   names mailshift writes, never another program's); a crash in the middle
+//!   of the renames leaves complete files that the re-run finds present.
+//! - **Dates**: the file's mtime and atime are the received date (Dovecot
+//!   takes INTERNALDATE from the mtime); `,S=<size>` spares Dovecot a
+//!   `stat`. A message without a received date (an mbox `From -` line) is
+//!   dated by its `Date:` header where that parses ([`date_header`]), else it
+//!   gets the time of writing and `0` as the time part of its name.
+//! - **Keywords** get letters `a`–`z` from the folder's `dovecot-keywords`
+//!   ([`crate::keywords`]), written before any message using a new letter is
+//!   renamed into place. A folder holds at most 26 keywords; more, or
+//!   keywords that cannot be stored, are left out and reported through
+//!   [`FolderWriter::take_findings`].
+//! - **Forwarded** is written twice: as the `P` letter (mutt and other
+//!   maildir readers) and as the `$Forwarded` keyword, because Dovecot keeps
+//!   `P` on disk but never shows it to IMAP clients (checked with doveadm).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use filetime::FileTime;
+use mailshift_model::durable::{self, RenameBatch};
+use mailshift_model::{
+    Error, Finding, FindingKind, FolderPath, FolderWriter, Location, Message, Result, Sink, Timestamp,
+    WriteOutcome,
+};
+
+use crate::keywords::Keywords;
+use crate::name::{self, file_name, is_mailshift_unique, mailshift_unique, parse_file_name};
+use crate::{Layout, MaildirWriteOptions};
+
+/// The IMAP keyword for maildir's `P` (passed) flag.
+const FORWARDED: &str = "$Forwarded";
+
+/// A maildir being written. Folders can be written in parallel; each folder
+/// by one writer at a time.
+#[derive(Debug)]
+pub struct MaildirSink {
+    root: PathBuf,
+    opts: MaildirWriteOptions,
+}
+
+impl MaildirSink {
+    /// Creates (or reopens, for a re-run) the maildir at `path`; the root is
+    /// the inbox.
+    pub fn create(path: &Path, opts: MaildirWriteOptions) -> Result<Self> {
+        let loc = || Location::path(path);
+        if path.exists() && !path.is_dir() {
+            return Err(Error::refused(loc(), "destination exists and is not a directory"));
+        }
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).map(Path::to_path_buf);
+        let root_existed = path.is_dir();
+        make_maildir(path).map_err(|e| Error::io(loc(), e))?;
+        if !root_existed {
+            if let Some(parent) = parent {
+                durable::sync_dir(&parent).map_err(|e| Error::io(loc(), e))?;
+            }
+        }
+        Ok(MaildirSink { root: path.to_path_buf(), opts })
+    }
+
+    /// The maildir's root directory (the inbox).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The options it writes with.
+    pub fn options(&self) -> &MaildirWriteOptions {
+        &self.opts
+    }
+
+    /// The directory a folder is written to (without creating it).
+    pub fn folder_dir(&self, folder: &FolderPath) -> Result<PathBuf> {
+        let rel = name::encode_folder(folder, self.opts.layout, self.opts.utf8_names)
+            .map_err(|e| Error::refused(Location::path(&self.root).with_folder(folder.key()), e))?;
+        Ok(if rel.is_empty() { self.root.clone() } else { self.root.join(rel) })
+    }
+}
+
+/// Creates `cur/`, `new/` and `tmp/` in `dir`; syncs `dir` when it changed.
+/// Returns whether anything was created.
+fn make_maildir(dir: &Path) -> io::Result<bool> {
+    let mut created = false;
+    for sub in ["cur", "new", "tmp"] {
+        let p = dir.join(sub);
+        if !p.is_dir() {
+            fs::create_dir_all(&p)?;
+            created = true;
+        }
+    }
+    if created {
+        durable::sync_dir(dir)?;
+    }
+    Ok(created)
+}
+
+impl Sink for MaildirSink {
+    fn describe(&self) -> String {
+        format!("{} maildir at {}", self.opts.layout, self.root.display())
+    }
+
+    fn open_folder(&self, folder: &FolderPath) -> Result<Box<dyn FolderWriter + '_>> {
+        let dir = self.folder_dir(folder)?;
+        let loc = || Location::path(&dir).with_folder(folder.key());
+        let created = make_maildir(&dir).map_err(|e| Error::io(loc(), e))?;
+        if self.opts.layout == Layout::MaildirPlusPlus && dir != self.root {
+            let marker = dir.join("maildirfolder");
+            if !marker.exists() {
+                File::create(&marker).map_err(|e| Error::io(loc(), e))?;
+                durable::sync_dir(&dir).map_err(|e| Error::io(loc(), e))?;
+            }
+        }
+        if created {
+            // Make the new directories themselves durable, up to the root.
+            let mut d = dir.parent();
+            while let Some(p) = d {
+                durable::sync_dir(p).map_err(|e| Error::io(loc(), e))?;
+                if p == self.root {
+                    break;
+                }
+                d = p.parent();
+            }
+        }
+        Ok(Box::new(MaildirFolderWriter::open(dir, folder.key())?))
+    }
+
+    fn finish(&self) -> Result<()> {
+        durable::sync_dir(&self.root).map_err(|e| Error::io(Location::path(&self.root), e))
+    }
+}
+
+/// Writes the messages of one maildir folder.
+#[derive(Debug)]
+pub struct MaildirFolderWriter {
+    dir: PathBuf,
+    cur: PathBuf,
+    tmp: PathBuf,
+    folder: String,
+    existing: HashSet<String>,
+    counts: HashMap<(i64, [u8; 10]), u32>,
+    keywords: Keywords,
+    dropped_keywords: BTreeMap<String, u64>,
+    batch: RenameBatch,
+    findings: Vec<Finding>,
+}
+
+impl MaildirFolderWriter {
+    /// Opens an existing maildir folder directory: lists what is there and
+    /// removes what an interrupted mailshift run left in `tmp/`.
+    pub fn open(dir: PathBuf, folder: String) -> Result<Self> {
+        let loc = |p: &Path| Location::path(p).with_folder(folder.clone());
+        let mut existing = HashSet::new();
+        for sub in ["cur", "new"] {
+            let d = dir.join(sub);
+            for entry in fs::read_dir(&d).map_err(|e| Error::io(loc(&d), e))? {
+                let entry = entry.map_err(|e| Error::io(loc(&d), e))?;
+                if let Some(p) = entry.file_name().to_str().and_then(parse_file_name) {
+                    existing.insert(p.unique.to_owned());
+                }
+            }
+        }
+        let mut findings = Vec::new();
+        let tmp = dir.join("tmp");
+        let mut removed = 0u64;
+        for entry in fs::read_dir(&tmp).map_err(|e| Error::io(loc(&tmp), e))? {
+            let entry = entry.map_err(|e| Error::io(loc(&tmp), e))?;
+            let ours = entry
+                .file_name()
+                .to_str()
+                .and_then(parse_file_name)
+                .is_some_and(|p| is_mailshift_unique(p.unique));
+            if ours {
+                fs::remove_file(entry.path()).map_err(|e| Error::io(loc(&entry.path()), e))?;
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            findings.push(Finding::info(
+                FindingKind::Leftover,
+                loc(&tmp),
+                format!("removed {removed} temporary file(s) left by an interrupted run"),
+            ));
+        }
+        let (keywords, bad) = Keywords::load(&dir).map_err(|e| Error::io(loc(&dir), e))?;
+        for line in bad {
+            findings.push(Finding::warning(
+                FindingKind::Malformed,
+                loc(&dir.join(crate::keywords::FILE)),
+                format!("ignored a line that is not `<index> <keyword>`: {line:?}"),
+            ));
+        }
+        Ok(MaildirFolderWriter {
+            cur: dir.join("cur"),
+            tmp,
+            dir,
+            folder,
+            existing,
+            counts: HashMap::new(),
+            keywords,
+            dropped_keywords: BTreeMap::new(),
+            batch: RenameBatch::new(),
+            findings,
+        })
+    }
+
+    fn loc(&self, p: &Path) -> Location {
+        Location::path(p).with_folder(self.folder.clone())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.keywords.save(&self.dir).map_err(|e| Error::io(self.loc(&self.dir), e))?;
+        self.batch.flush().map_err(|e| Error::io(self.loc(&self.cur), e))
+    }
+}
+
+/// The `Date:` header of a message as a timestamp, where it is RFC 5322
+/// (a trailing comment such as `(PST)` is ignored): the fallback when the
+/// source has no received date, so that Dovecot shows a sensible date
+/// rather than the day of the conversion.
+pub fn date_header(raw: &[u8]) -> Option<Timestamp> {
+    let value = mailshift_model::headers::get(raw, "Date")?;
+    let text = String::from_utf8_lossy(&value);
+    let text = match text.rfind('(') {
+        Some(i) if text.trim_end().ends_with(')') => text[..i].trim().to_owned(),
+        _ => text.trim().to_owned(),
+    };
+    chrono::DateTime::parse_from_rfc2822(&text).ok()
+}
+
+/// Writes `raw` to a new file at `path` with mtime and atime `time`.
+fn write_file(path: &Path, raw: &[u8], time: Option<FileTime>) -> io::Result<()> {
+    let mut f = File::create(path)?;
+    f.write_all(raw)?;
+    if let Some(t) = time {
+        filetime::set_file_handle_times(&f, Some(t), Some(t))?;
+    }
+    Ok(())
+}
+
+impl FolderWriter for MaildirFolderWriter {
+    fn write(&mut self, message: &Message) -> Result<WriteOutcome> {
+        let exact = message.fingerprint().exact;
+        let received = message.envelope.received.or_else(|| date_header(&message.raw));
+        let secs = received.map_or(0, |t| t.timestamp());
+        let mut short = [0u8; 10];
+        short.copy_from_slice(&exact.0[..10]);
+        let n = self.counts.entry((secs, short)).or_insert(0);
+        *n += 1;
+        let unique = mailshift_unique(secs, &exact.to_hex(), *n);
+        if self.existing.contains(&unique) {
+            return Ok(WriteOutcome::AlreadyPresent);
+        }
+        let flags = &message.envelope.flags;
+        let mut letters = String::new();
+        // Dovecot keeps `P` but does not show it to IMAP clients: the
+        // `$Forwarded` keyword is what they see, so both are written.
+        let forwarded = flags.forwarded.then_some(FORWARDED);
+        for kw in flags.keywords.iter().map(String::as_str).chain(forwarded) {
+            match self.keywords.letter_for(kw) {
+                Some(c) => letters.push(c),
+                None => *self.dropped_keywords.entry(kw.to_owned()).or_insert(0) += 1,
+            }
+        }
+        let name = file_name(&unique, Some(message.size()), flags, &letters);
+        let tmp = self.tmp.join(&name);
+        let time = received.map(|t| FileTime::from_unix_time(t.timestamp(), t.timestamp_subsec_nanos()));
+        if let Err(e) = write_file(&tmp, &message.raw, time) {
+            let _ = fs::remove_file(&tmp);
+            return Err(Error::io(self.loc(&tmp), e));
+        }
+        self.batch.stage(tmp, self.cur.join(&name), message.size());
+        self.existing.insert(unique);
+        if self.batch.is_full() {
+            self.flush()?;
+        }
+        Ok(WriteOutcome::Written)
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.flush()
+    }
+
+    fn take_findings(&mut self) -> Vec<Finding> {
+        for (kw, count) in std::mem::take(&mut self.dropped_keywords) {
+            let f = Finding::warning(
+                FindingKind::Unsupported,
+                self.loc(&self.dir),
+                format!(
+                    "keyword {kw:?} left out of {count} message(s): a maildir folder holds at most 26 \
+                     keywords, without white space"
+                ),
+            );
+            self.findings.push(f);
+        }
+        std::mem::take(&mut self.findings)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn date_header_fallback() {
+        let t = date_header(b"Subject: x\nDate: Mon, 22 Jul 1996 00:02:55 -0700 (PDT)\n\nbody").unwrap();
+        assert_eq!(t.timestamp(), 838_018_975);
+        assert_eq!(
+            date_header(b"Date: Tue, 1 Jul 2003 10:52:37 +0200\n\n").unwrap().timestamp(),
+            1_057_049_557
+        );
+        assert_eq!(date_header(b"Date: yesterday\n\n"), None);
+        assert_eq!(date_header(b"Subject: none\n\n"), None);
+    }
+}

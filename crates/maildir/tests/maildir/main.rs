@@ -1,0 +1,8 @@
+//! Integration tests of mailshift-maildir: write, read back, re-run, crash, Dovecot.
+
+mod crash;
+mod dovecot;
+mod read;
+mod roundtrip;
+mod support;
+mod throughput;

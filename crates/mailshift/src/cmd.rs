@@ -1,0 +1,5 @@
+//! One module per subcommand: its flags (`Args`) and `run`.
+
+pub mod compare;
+pub mod convert;
+pub mod inspect;

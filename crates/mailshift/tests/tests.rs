@@ -1,0 +1,11 @@
+//! Integration tests of the `mailshift` binary: every test runs the built
+//! program as a user would and checks exit codes, reports and the stores it
+//! writes.
+#![allow(clippy::print_stderr)] // tests say what they measured
+
+mod support;
+
+mod cli;
+mod corpus;
+mod kill;
+mod roundtrip;
