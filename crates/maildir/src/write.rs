@@ -200,6 +200,9 @@ impl MaildirFolderWriter {
                 removed += 1;
             }
         }
+        let keywords_file = dir.join(crate::keywords::FILE);
+        removed +=
+            durable::remove_stale_temps(&keywords_file).map_err(|e| Error::io(loc(&keywords_file), e))?;
         if removed > 0 {
             findings.push(Finding::info(
                 FindingKind::Leftover,

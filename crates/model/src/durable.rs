@@ -42,6 +42,27 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     sync_dir(dir)
 }
 
+/// Removes the temp files that [`write_file_atomic`] leaves beside `path`
+/// when a process is killed between creating and renaming them
+/// (`.NAME.PID.tmp`). Returns how many were removed.
+pub fn remove_stale_temps(path: &Path) -> io::Result<u64> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return Ok(0) };
+    let prefix = format!(".{name}.");
+    let mut removed = 0;
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let file = entry.file_name();
+        let Some(file) = file.to_str() else { continue };
+        let pid = file.strip_prefix(&prefix).and_then(|rest| rest.strip_suffix(".tmp"));
+        if pid.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) {
+            fs::remove_file(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// Files written to temp names, waiting to be made durable and renamed.
 #[derive(Debug, Default)]
 pub struct RenameBatch {
@@ -127,6 +148,18 @@ mod tests {
             assert!(dir.path().join(format!("f{i}")).exists());
             assert!(!dir.path().join(format!("t{i}")).exists());
         }
+    }
+
+    #[test]
+    fn stale_temps_of_atomic_writes_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("k");
+        fs::write(dir.path().join(".k.123.tmp"), b"half").unwrap();
+        fs::write(dir.path().join(".k.x.tmp"), b"not ours").unwrap();
+        write_file_atomic(&p, b"one").unwrap();
+        assert_eq!(remove_stale_temps(&p).unwrap(), 1);
+        assert!(dir.path().join(".k.x.tmp").exists());
+        assert_eq!(fs::read(&p).unwrap(), b"one");
     }
 
     #[test]
