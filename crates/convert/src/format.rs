@@ -11,6 +11,7 @@ use mailshift_model::{Error, FolderPath, FolderWriter, Location, Result, Sink, S
 
 pub use mailshift_maildir::{Layout, MaildirWriteOptions};
 pub use mailshift_mbox::{MboxReadOptions, MboxVariant};
+pub use mailshift_pst::PstOptions;
 
 /// A store format mailshift reads or writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -21,6 +22,8 @@ pub enum Format {
     Mbox,
     /// A folder tree of `.eml` files, one message each.
     Eml,
+    /// An Outlook PST or OST file (read only).
+    Pst,
 }
 
 impl Format {
@@ -29,6 +32,7 @@ impl Format {
             Format::Maildir => "maildir",
             Format::Mbox => "mbox",
             Format::Eml => "eml",
+            Format::Pst => "pst",
         }
     }
 }
@@ -47,7 +51,8 @@ impl FromStr for Format {
             "maildir" => Ok(Format::Maildir),
             "mbox" => Ok(Format::Mbox),
             "eml" => Ok(Format::Eml),
-            other => Err(format!("unknown format {other:?} (expected maildir, mbox or eml)")),
+            "pst" | "ost" => Ok(Format::Pst),
+            other => Err(format!("unknown format {other:?} (expected maildir, mbox, eml or pst)")),
         }
     }
 }
@@ -58,6 +63,7 @@ pub struct SourceOptions {
     /// Skip detection and read the path as this format.
     pub format: Option<Format>,
     pub mbox: MboxReadOptions,
+    pub pst: PstOptions,
 }
 
 /// How to open a sink.
@@ -78,6 +84,9 @@ impl Default for SinkOptions {
 pub fn detect(path: &Path) -> Result<Format> {
     let location = Location::path(path);
     let meta = std::fs::metadata(path).map_err(|e| Error::io(location.clone(), e))?;
+    if meta.is_file() && mailshift_pst::sniff(path) {
+        return Ok(Format::Pst);
+    }
     if meta.is_dir() && mailshift_maildir::sniff(path) {
         return Ok(Format::Maildir);
     }
@@ -87,7 +96,10 @@ pub fn detect(path: &Path) -> Result<Format> {
     if mailshift_eml::sniff(path) {
         return Ok(Format::Eml);
     }
-    Err(Error::unsupported(location, "cannot tell the format: not a maildir, mbox or folder of .eml files"))
+    Err(Error::unsupported(
+        location,
+        "cannot tell the format: not a PST/OST, maildir, mbox or folder of .eml files",
+    ))
 }
 
 /// Opens the store at `path` for reading, detecting its format unless
@@ -101,6 +113,7 @@ pub fn open_source(path: &Path, opts: &SourceOptions) -> Result<Box<dyn Source>>
         Format::Maildir => Box::new(mailshift_maildir::MaildirSource::open(path)?),
         Format::Mbox => Box::new(mailshift_mbox::MboxSource::open(path, opts.mbox.clone())?),
         Format::Eml => Box::new(mailshift_eml::EmlSource::open(path)?),
+        Format::Pst => Box::new(mailshift_pst::PstSource::open(path, opts.pst.clone())?),
     })
 }
 
@@ -117,6 +130,12 @@ pub fn open_sink(path: &Path, opts: &SinkOptions) -> Result<Box<dyn Sink>> {
         Format::Mbox if is_single_mbox(path) => Box::new(mailshift_mbox::MboxSink::file(path)?),
         Format::Mbox => Box::new(mailshift_mbox::MboxSink::tree(path)?),
         Format::Eml => Box::new(mailshift_eml::EmlSink::create(path)?),
+        Format::Pst => {
+            return Err(Error::unsupported(
+                Location::path(path),
+                "mailshift reads PST/OST but does not write it",
+            ))
+        }
     })
 }
 

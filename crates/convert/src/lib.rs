@@ -26,5 +26,5 @@ mod format;
 
 pub use format::{
     detect, is_single_mbox, open_sink, open_source, DryRunSink, Format, Layout, MaildirWriteOptions,
-    MboxReadOptions, MboxVariant, SinkOptions, SourceOptions,
+    MboxReadOptions, MboxVariant, PstOptions, SinkOptions, SourceOptions,
 };

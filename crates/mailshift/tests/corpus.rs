@@ -43,3 +43,38 @@ fn every_corpus_mbox_converts_to_maildir_and_compares_equal() {
         eprintln!("not detected as mbox (converted with --from mbox): {undetected:?}");
     }
 }
+
+/// `mailshift convert archive.pst ~/Maildir` just works: every readable corpus
+/// PST/OST converts, the report balances, and `compare` of the PST against its
+/// own maildir output says equal. The corrupt-checksum sample must fail with
+/// exit 2 and a message naming the file.
+#[test]
+fn every_corpus_pst_converts_to_maildir_and_compares_equal() {
+    let Some(corpus) = shared_corpus("every_corpus_pst_converts_to_maildir_and_compares_equal") else {
+        return;
+    };
+    let sources = corpus_files(&corpus, "pst", &["pst", "ost"]);
+    assert!(sources.len() >= 20, "too few corpus PSTs: {sources:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let mut total = 0;
+    for (i, src) in sources.iter().enumerate() {
+        let out = dir.path().join(format!("pst{i}"));
+        let rep = dir.path().join(format!("pst{i}.json"));
+        let run = mailshift(&[&"convert", src, &out, &"--report", &rep]);
+        let name = src.file_name().unwrap().to_string_lossy().into_owned();
+        if name.contains("AddingBulkMessagesWithImprovedPerformance") {
+            assert_eq!(run.code, 2, "{name}: a corrupt header must not convert: {run:?}");
+            assert!(run.stderr.contains(&name), "{name}: the error must name the file: {}", run.stderr);
+            continue;
+        }
+        assert!(run.code == 0 || run.code == 1, "{name}: {run:?}");
+        let r = report(&rep);
+        total += r["written"].as_u64().unwrap();
+        if r["written"] == 0 {
+            continue;
+        }
+        let cmp = mailshift(&[&"compare", src, &out]);
+        assert_eq!(cmp.code, 0, "{name}: compare says they differ:\n{}{}", cmp.stdout, cmp.stderr);
+    }
+    assert!(total > 100, "too few messages converted from the corpus PSTs: {total}");
+}

@@ -141,7 +141,7 @@ impl PstSource {
         if !header.crc_ok && !opts.recover {
             return Err(Error::format(
                 loc,
-                "cannot read PST header: checksum mismatch (the file is damaged)\nhint: --recover reads it anyway",
+                "cannot read PST header: checksum mismatch (the file is damaged)\nhint: `mailshift convert --recover` reads it anyway",
             ));
         }
         if header.file_eof > len && !opts.recover {

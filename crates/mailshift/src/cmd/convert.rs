@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::ValueEnum;
 use mailshift_convert::{
     convert, open_sink, open_source, ConvertError, ConvertOptions, DryRunSink, Format, Layout,
-    MaildirWriteOptions, MboxReadOptions, MboxVariant, SinkOptions, SourceOptions,
+    MaildirWriteOptions, MboxReadOptions, MboxVariant, PstOptions, SinkOptions, SourceOptions,
 };
 use mailshift_model::{ErrorKind, Level, Report, Sink};
 
@@ -54,6 +54,10 @@ pub struct Args {
     /// Drop exact duplicates within a folder.
     #[arg(long)]
     pub dedupe: bool,
+    /// PST/OST: read on despite a bad header checksum or a short file, and
+    /// export items no folder lists into a `Recovered` folder.
+    #[arg(long)]
+    pub recover: bool,
 }
 
 /// A store format on the command line.
@@ -104,6 +108,7 @@ impl Args {
                 include_deleted: self.include_deleted,
                 keep_mbox_headers: self.keep_mbox_headers,
             },
+            pst: PstOptions { recover: self.recover },
         }
     }
 
