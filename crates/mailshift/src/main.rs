@@ -36,6 +36,10 @@ enum Command {
     Inspect(cmd::inspect::Args),
     /// Check that two stores hold the same messages, folder by folder.
     Compare(cmd::compare::Args),
+    /// Turn address books (CSV, LDIF, vCard) into clean vCard 3 or 4.
+    Contacts(cmd::contacts::ContactsArgs),
+    /// Turn iCalendar files into clean, valid iCalendar.
+    Calendar(cmd::contacts::CalendarArgs),
 }
 
 /// How a command that ran ended.
@@ -53,6 +57,8 @@ fn main() -> ExitCode {
         Command::Convert(args) => cmd::convert::run(args),
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Compare(args) => cmd::compare::run(args),
+        Command::Contacts(args) => cmd::contacts::run_contacts(args),
+        Command::Calendar(args) => cmd::contacts::run_calendar(args),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

@@ -78,3 +78,53 @@ fn every_corpus_pst_converts_to_maildir_and_compares_equal() {
     }
     assert!(total > 100, "too few messages converted from the corpus PSTs: {total}");
 }
+
+/// `mailshift contacts` and `mailshift calendar` on corpus files: every
+/// contact and calendar object read is written (the report balances) and
+/// the output holds exactly that many cards / objects.
+#[test]
+fn contacts_and_calendar_subcommands_write_what_they_read() {
+    let Some(corpus) = shared_corpus("contacts_and_calendar_subcommands_write_what_they_read") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let vcf = dir.path().join("all.vcf");
+    let rep = dir.path().join("c.json");
+    let mut args: Vec<std::path::PathBuf> = corpus_files(&corpus, "vcard", &["vcf"]);
+    args.push(corpus.join("contacts/contact_csv__outlook_contacts.csv"));
+    args.push(corpus.join("contacts/comm-central__import_basic_ldif_addressbook.ldif"));
+    let mut cmd: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"contacts"];
+    for a in &args {
+        cmd.push(a);
+    }
+    cmd.extend([&"-o" as &dyn AsRef<std::ffi::OsStr>, &vcf, &"--vcard", &"4", &"--report", &rep]);
+    let run = mailshift(&cmd);
+    assert_eq!(run.code, 0, "{run:?}");
+    let r = report(&rep);
+    let written = r["written"].as_u64().unwrap();
+    assert!(written > 70, "{r}");
+    assert_eq!(r["read"], r["written"], "{r}");
+    let text = std::fs::read_to_string(&vcf).unwrap();
+    assert_eq!(text.matches("BEGIN:VCARD\r\n").count() as u64, written);
+    assert!(text.contains("VERSION:4.0\r\n"));
+
+    let ics = dir.path().join("all.ics");
+    let rep = dir.path().join("i.json");
+    let cals = corpus_files(&corpus, "ical", &["ics"]);
+    let mut cmd: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"calendar"];
+    for a in &cals {
+        cmd.push(a);
+    }
+    cmd.extend([&"-o" as &dyn AsRef<std::ffi::OsStr>, &ics, &"--report", &rep]);
+    let run = mailshift(&cmd);
+    assert_eq!(run.code, 0, "{run:?}");
+    let r = report(&rep);
+    let written = r["written"].as_u64().unwrap();
+    let text = std::fs::read_to_string(&ics).unwrap();
+    let objects = ["BEGIN:VEVENT\r\n", "BEGIN:VTODO\r\n", "BEGIN:VJOURNAL\r\n"]
+        .iter()
+        .map(|b| text.matches(b).count() as u64)
+        .sum::<u64>();
+    assert_eq!(objects, written, "{r}");
+    assert!(written >= 40, "{r}");
+}
