@@ -123,18 +123,6 @@ impl EmlFolderWriter {
     }
 }
 
-/// The `Date:` header as a timestamp: the file date of a message whose
-/// source has no received date (the same rule as the maildir writer).
-fn date_header(raw: &[u8]) -> Option<mailshift_model::Timestamp> {
-    let value = mailshift_model::headers::get(raw, "Date")?;
-    let text = String::from_utf8_lossy(&value);
-    let text = match text.rfind('(') {
-        Some(i) if text.trim_end().ends_with(')') => text[..i].trim().to_owned(),
-        _ => text.trim().to_owned(),
-    };
-    chrono::DateTime::parse_from_rfc2822(&text).ok()
-}
-
 fn write_file(path: &Path, raw: &[u8], time: Option<FileTime>) -> io::Result<()> {
     let mut f = File::create(path)?;
     f.write_all(raw)?;
@@ -147,7 +135,7 @@ fn write_file(path: &Path, raw: &[u8], time: Option<FileTime>) -> io::Result<()>
 impl FolderWriter for EmlFolderWriter {
     fn write(&mut self, message: &Message) -> Result<WriteOutcome> {
         let exact = message.fingerprint().exact;
-        let received = message.envelope.received.or_else(|| date_header(&message.raw));
+        let received = message.envelope.received.or_else(|| mailshift_model::headers::date(&message.raw));
         let secs = received.map_or(0, |t| t.timestamp());
         let mut short = [0u8; 10];
         short.copy_from_slice(&exact.0[..10]);

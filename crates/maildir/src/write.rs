@@ -47,8 +47,7 @@ use std::path::{Path, PathBuf};
 use filetime::FileTime;
 use mailshift_model::durable::{self, RenameBatch};
 use mailshift_model::{
-    Error, Finding, FindingKind, FolderPath, FolderWriter, Location, Message, Result, Sink, Timestamp,
-    WriteOutcome,
+    Error, Finding, FindingKind, FolderPath, FolderWriter, Location, Message, Result, Sink, WriteOutcome,
 };
 
 use crate::keywords::Keywords;
@@ -242,19 +241,10 @@ impl MaildirFolderWriter {
     }
 }
 
-/// The `Date:` header of a message as a timestamp, where it is RFC 5322
-/// (a trailing comment such as `(PST)` is ignored): the fallback when the
-/// source has no received date, so that Dovecot shows a sensible date
-/// rather than the day of the conversion.
-pub fn date_header(raw: &[u8]) -> Option<Timestamp> {
-    let value = mailshift_model::headers::get(raw, "Date")?;
-    let text = String::from_utf8_lossy(&value);
-    let text = match text.rfind('(') {
-        Some(i) if text.trim_end().ends_with(')') => text[..i].trim().to_owned(),
-        _ => text.trim().to_owned(),
-    };
-    chrono::DateTime::parse_from_rfc2822(&text).ok()
-}
+/// The `Date:` header as a timestamp: the fallback when the source has no
+/// received date, so that Dovecot shows a sensible date rather than the day
+/// of the conversion.
+pub use mailshift_model::headers::date as date_header;
 
 /// Writes `raw` to a new file at `path` with mtime and atime `time`.
 fn write_file(path: &Path, raw: &[u8], time: Option<FileTime>) -> io::Result<()> {
@@ -322,22 +312,5 @@ impl FolderWriter for MaildirFolderWriter {
             self.findings.push(f);
         }
         std::mem::take(&mut self.findings)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn date_header_fallback() {
-        let t = date_header(b"Subject: x\nDate: Mon, 22 Jul 1996 00:02:55 -0700 (PDT)\n\nbody").unwrap();
-        assert_eq!(t.timestamp(), 838_018_975);
-        assert_eq!(
-            date_header(b"Date: Tue, 1 Jul 2003 10:52:37 +0200\n\n").unwrap().timestamp(),
-            1_057_049_557
-        );
-        assert_eq!(date_header(b"Date: yesterday\n\n"), None);
-        assert_eq!(date_header(b"Subject: none\n\n"), None);
     }
 }

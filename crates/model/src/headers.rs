@@ -62,6 +62,19 @@ pub fn message_id(raw: &[u8]) -> Option<String> {
     (!s.is_empty()).then(|| s.to_owned())
 }
 
+/// The `Date:` field as a timestamp, where it is RFC 5322 (a trailing
+/// comment such as `(PST)` is ignored). Writers use it to date a message
+/// whose source recorded no received date.
+pub fn date(raw: &[u8]) -> Option<crate::Timestamp> {
+    let value = get(raw, "Date")?;
+    let text = String::from_utf8_lossy(&value);
+    let text = match text.rfind('(') {
+        Some(i) if text.trim_end().ends_with(')') => text[..i].trim().to_owned(),
+        _ => text.trim().to_owned(),
+    };
+    chrono::DateTime::parse_from_rfc2822(&text).ok()
+}
+
 fn trim(s: &[u8]) -> &[u8] {
     let start = s.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(s.len());
     let end = s.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |i| i + 1);
@@ -85,5 +98,14 @@ mod tests {
         assert_eq!(get(b"", "x"), None);
         assert_eq!(get(b" cont\nnocolon\n:empty\n", ""), Some(b"empty".to_vec()));
         assert_eq!(message_id(b"Message-ID: <>\n"), None);
+    }
+
+    #[test]
+    fn date_header_fallback() {
+        let t = date(b"Subject: x\nDate: Mon, 22 Jul 1996 00:02:55 -0700 (PDT)\n\nbody").unwrap();
+        assert_eq!(t.timestamp(), 838_018_975);
+        assert_eq!(date(b"Date: Tue, 1 Jul 2003 10:52:37 +0200\n\n").unwrap().timestamp(), 1_057_049_557);
+        assert_eq!(date(b"Date: yesterday\n\n"), None);
+        assert_eq!(date(b"Subject: none\n\n"), None);
     }
 }
