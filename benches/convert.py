@@ -14,6 +14,14 @@ Page caches are dropped before each run when the kernel allows it (root).
 Peak RSS is GNU time's %M for the tool's process (a child forked from this
 Python process would inherit Python's own high-water mark in wait4()).
 
+Each tool writes into a directory of its own, and the outputs are deleted
+only at the end of the run (then, before the next run, the harness waits a
+minute if it had to delete old ones): ext4 without a journal, as on this
+machine, will not reuse an inode deleted less than a minute ago and scans
+past every such inode at each file creation, so a tool started right after
+the previous tool's 60,000 files were deleted spent up to half its time in
+that scan (find_inode_bit / recently_deleted in `perf`).
+
 Tools:
   mailshift   target/release/mailshift convert X.mbox OUT
   mb2md       mb2md -s X.mbox -d OUT                 (Debian package mb2md)
@@ -134,7 +142,6 @@ def run_one(name, argv, stdin_path, prepare, dest):
     except (OSError, ValueError, IndexError):
         pass
     files = count_files(dest)
-    shutil.rmtree(dest, ignore_errors=True)
     return {"tool": name, "ok": code == 0, "exit": code, "seconds": secs, "peak_rss_mib": rss_kib / 1024,
             "files": files, "caches_dropped": dropped,
             "stderr": err.decode("utf-8", "replace")[-500:] if code != 0 else "",
@@ -187,17 +194,27 @@ def main():
     have_mailshift = build()
     if not drop_caches():
         log("note: cannot drop page caches (not root?); runs after the first may read from cache")
+    stale = [os.path.join(OUT, d) for d in os.listdir(OUT) if d.startswith("out-")]
+    if stale:
+        log("removing the outputs of an earlier run, then waiting 61 s (see the docstring) ...")
+        for d in stale:
+            shutil.rmtree(d, ignore_errors=True)
+        os.sync()
+        time.sleep(61)
     want = set(a.tools.split(",")) if a.tools else None
     report = {"size": a.size, "sync_charged_to_each_tool": True, "inputs": {}}
     for profile, seed in INPUTS.items():
         if a.only and profile != a.only:
             continue
         src, meta = generate(profile, seed, a.size)
-        dest = os.path.join(OUT, f"out-{profile}")
         rows = []
-        for name, argv, stdin_path, prepare in tools(src, dest, have_mailshift):
+        for name, argv, stdin_path, prepare in tools(src, os.path.join(OUT, f"out-{profile}-{{tool}}"),
+                                                     have_mailshift):
             if want and name not in want:
                 continue
+            dest = os.path.join(OUT, f"out-{profile}-{name}")
+            argv = [x.replace("{tool}", name) for x in argv] if argv else argv
+            prepare = [x.replace("{tool}", name) for x in prepare] if prepare else prepare
             if argv is None:
                 rows.append({"tool": name, "ok": False, "why": f"{name}: not available"})
                 continue
@@ -205,6 +222,9 @@ def main():
             rows.append(run_one(name, argv, stdin_path, prepare, dest))
         table(profile, meta, rows)
         report["inputs"][profile] = {"file": os.path.relpath(src, ROOT), "generated": meta, "runs": rows}
+    for d in os.listdir(OUT):
+        if d.startswith("out-"):
+            shutil.rmtree(os.path.join(OUT, d), ignore_errors=True)
     with open(os.path.join(OUT, "convert.json"), "w") as f:
         json.dump(report, f, indent=2)
     print(f"\nwritten {os.path.relpath(os.path.join(OUT, 'convert.json'), ROOT)}")

@@ -26,6 +26,44 @@ pub struct Inspection {
     pub bytes: u64,
     pub folders: Vec<FolderInspection>,
     pub findings: Vec<Finding>,
+    /// What a PST/OST holds besides mail (not in `folders`, which count mail).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items: Option<NonMailItems>,
+}
+
+/// The items of a PST/OST that are not mail, by kind: `mailshift contacts`
+/// and `mailshift calendar` turn them into vCard and iCalendar.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct NonMailItems {
+    pub contacts: u64,
+    pub distribution_lists: u64,
+    pub appointments: u64,
+    pub tasks: u64,
+    pub notes: u64,
+    pub journal: u64,
+    /// Items of other classes (neither mail nor the above).
+    pub other: u64,
+    /// Items whose class could not be read.
+    pub unreadable: u64,
+}
+
+impl NonMailItems {
+    /// The counts of a PST/OST's inventory; `None` for other formats or
+    /// when the store cannot be read again.
+    fn of_pst(path: &std::path::Path) -> Option<Self> {
+        let pst = mailshift_pst::PstSource::open(path, mailshift_pst::PstOptions { recover: true }).ok()?;
+        let i = pst.inventory().ok()?;
+        Some(NonMailItems {
+            contacts: i.contacts,
+            distribution_lists: i.distribution_lists,
+            appointments: i.appointments,
+            tasks: i.tasks,
+            notes: i.notes,
+            journal: i.journal,
+            other: i.other,
+            unreadable: i.unreadable,
+        })
+    }
 }
 
 /// One folder of an [`Inspection`].
@@ -133,7 +171,9 @@ pub fn inspect(source: &dyn Source, progress: &dyn Progress) -> Result<Inspectio
         (folder, found)
     });
     progress.end();
+    let items = if info.format == "pst" { NonMailItems::of_pst(&info.path) } else { None };
     let mut out = Inspection {
+        items,
         format: info.format,
         variant: info.variant,
         path: info.path,

@@ -20,7 +20,7 @@ mod pipeline;
 mod schedule;
 
 pub use compare::{compare, CompareOptions, Comparison, FolderComparison, MessageRef};
-pub use inspect::{inspect, FlagCounts, FolderInspection, Inspection};
+pub use inspect::{inspect, FlagCounts, FolderInspection, Inspection, NonMailItems};
 pub use pipeline::{convert, describe_source, is_fatal, ConvertError, ConvertOptions};
 mod format;
 

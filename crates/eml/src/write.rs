@@ -134,7 +134,7 @@ fn write_file(path: &Path, raw: &[u8], time: Option<FileTime>) -> io::Result<()>
 
 impl FolderWriter for EmlFolderWriter {
     fn write(&mut self, message: &Message) -> Result<WriteOutcome> {
-        let exact = message.fingerprint().exact;
+        let exact = message.exact_hash();
         let received = message.envelope.received.or_else(|| mailshift_model::headers::date(&message.raw));
         let secs = received.map_or(0, |t| t.timestamp());
         let mut short = [0u8; 10];

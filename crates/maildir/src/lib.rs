@@ -12,7 +12,7 @@
 //!   flags and keywords from the file names, the received date from the
 //!   file's mtime.
 //! - [`MaildirSink`]: writes every message to `tmp/`, stages it in a
-//!   [`mailshift_model::durable::RenameBatch`] (one `syncfs` per batch, then
+//!   [`mailshift_model::durable::BackgroundBatch`] (one `syncfs` per batch, then
 //!   renames and directory syncs) and names it deterministically, so that a
 //!   run killed at any point and started again ends with exactly one copy of
 //!   every message. See [`mod@write`] for the choices made (why `cur/`, the name

@@ -19,9 +19,10 @@
 //!   and writing a byte-identical message with the same date again counts
 //!   it as already present, which is what deduplication wants anyway.
 //! - **Durability in batches**: each message is written to `tmp/` under its
-//!   final name, staged in a [`RenameBatch`] and, when the batch is full or
-//!   at [`FolderWriter::commit`], made durable with one `syncfs`, renamed
-//!   into `cur/` and the directory synced. A crash before the rename leaves
+//!   final name, staged in a [`BackgroundBatch`] and, when the batch is full
+//!   (on a background thread, while the next batch is written) or at
+//!   [`FolderWriter::commit`], made durable with one `syncfs`, renamed into
+//!   `cur/` and the directory synced. A crash before the rename leaves
 //!   only `tmp/` files, which the next open of the folder deletes (only
 //!   names mailshift writes, never another program's); a crash in the middle
 //!   of the renames leaves complete files that the re-run finds present.
@@ -45,7 +46,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use filetime::FileTime;
-use mailshift_model::durable::{self, RenameBatch};
+use mailshift_model::durable::{self, BackgroundBatch};
 use mailshift_model::{
     Error, Finding, FindingKind, FolderPath, FolderWriter, Location, Message, Result, Sink, WriteOutcome,
 };
@@ -165,7 +166,7 @@ pub struct MaildirFolderWriter {
     counts: HashMap<(i64, [u8; 10]), u32>,
     keywords: Keywords,
     dropped_keywords: BTreeMap<String, u64>,
-    batch: RenameBatch,
+    batch: BackgroundBatch,
     findings: Vec<Finding>,
 }
 
@@ -226,7 +227,7 @@ impl MaildirFolderWriter {
             counts: HashMap::new(),
             keywords,
             dropped_keywords: BTreeMap::new(),
-            batch: RenameBatch::new(),
+            batch: BackgroundBatch::new(),
             findings,
         })
     }
@@ -235,9 +236,18 @@ impl MaildirFolderWriter {
         Location::path(p).with_folder(self.folder.clone())
     }
 
+    /// Makes everything written so far durable (waiting for the batch
+    /// being synced in the background, if any).
     fn flush(&mut self) -> Result<()> {
         self.keywords.save(&self.dir).map_err(|e| Error::io(self.loc(&self.dir), e))?;
         self.batch.flush().map_err(|e| Error::io(self.loc(&self.cur), e))
+    }
+
+    /// Hands a full batch to the background sync, once the keyword letters
+    /// its names use are durable.
+    fn hand_over(&mut self) -> Result<()> {
+        self.keywords.save(&self.dir).map_err(|e| Error::io(self.loc(&self.dir), e))?;
+        self.batch.hand_over().map_err(|e| Error::io(self.loc(&self.cur), e))
     }
 }
 
@@ -258,7 +268,7 @@ fn write_file(path: &Path, raw: &[u8], time: Option<FileTime>) -> io::Result<()>
 
 impl FolderWriter for MaildirFolderWriter {
     fn write(&mut self, message: &Message) -> Result<WriteOutcome> {
-        let exact = message.fingerprint().exact;
+        let exact = message.exact_hash();
         let received = message.envelope.received.or_else(|| date_header(&message.raw));
         let secs = received.map_or(0, |t| t.timestamp());
         let mut short = [0u8; 10];
@@ -290,7 +300,7 @@ impl FolderWriter for MaildirFolderWriter {
         self.batch.stage(tmp, self.cur.join(&name), message.size());
         self.existing.insert(unique);
         if self.batch.is_full() {
-            self.flush()?;
+            self.hand_over()?;
         }
         Ok(WriteOutcome::Written)
     }

@@ -40,6 +40,16 @@ enum Command {
     Contacts(cmd::contacts::ContactsArgs),
     /// Turn iCalendar files into clean, valid iCalendar.
     Calendar(cmd::contacts::CalendarArgs),
+    /// Back up stores into verified tar+zstd archives with a manifest.
+    Backup(cmd::backup::Args),
+    /// Check an archive against its manifest (and optionally a live store).
+    Verify(cmd::verify::Args),
+    /// Restore an archive into a maildir.
+    Restore(cmd::restore::Args),
+    /// Restore drill: restore into scratch space, check every message, report.
+    Drill(cmd::drill::Args),
+    /// Upload a store into an IMAP server, resumable and without duplicates.
+    Upload(cmd::upload::Args),
 }
 
 /// How a command that ran ended.
@@ -59,6 +69,11 @@ fn main() -> ExitCode {
         Command::Compare(args) => cmd::compare::run(args),
         Command::Contacts(args) => cmd::contacts::run_contacts(args),
         Command::Calendar(args) => cmd::contacts::run_calendar(args),
+        Command::Backup(args) => cmd::backup::run(args),
+        Command::Verify(args) => cmd::verify::run(args),
+        Command::Restore(args) => cmd::restore::run(args),
+        Command::Drill(args) => cmd::drill::run(args),
+        Command::Upload(args) => cmd::upload::run(args),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

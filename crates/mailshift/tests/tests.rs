@@ -5,7 +5,10 @@
 
 mod support;
 
+mod archive;
 mod cli;
 mod corpus;
+mod imap_upload;
 mod kill;
+mod pst_contacts;
 mod roundtrip;

@@ -49,55 +49,97 @@ pub struct Meta {
     pub subject: Option<Vec<u8>>,
 }
 
+/// The field names [`read`] looks at (lower case): the bookkeeping fields,
+/// `Keywords` and `Subject`.
+const READ: [&[u8]; 11] = [
+    b"status",
+    b"x-status",
+    b"x-mozilla-status",
+    b"x-mozilla-status2",
+    b"x-mozilla-keys",
+    b"x-keywords",
+    b"keywords",
+    b"content-length",
+    b"x-imap",
+    b"x-imapbase",
+    b"subject",
+];
+
 /// Reads the bookkeeping fields of a header block.
+///
+/// Runs once per message, so it only unfolds the values of the fields it
+/// wants: a scan of the names, no allocation for the others.
 pub fn read(header: &[u8]) -> Meta {
     let mut m = Meta::default();
-    for (name, value) in mailshift_model::headers::fields(header) {
-        let name = name.to_ascii_lowercase();
-        let text = String::from_utf8_lossy(&value);
-        match name.as_slice() {
-            b"status" => {
-                m.flags.seen |= text.contains('R');
-            }
-            b"x-status" => {
-                m.flags.answered |= text.contains('A');
-                m.flags.flagged |= text.contains('F');
-                m.flags.draft |= text.contains('T');
-                m.flags.deleted |= text.contains('D');
-            }
-            b"x-mozilla-status" | b"x-mozilla-status2" => {
-                let Ok(bits) = u32::from_str_radix(text.trim(), 16) else { continue };
-                // Status2 holds the upper 16 bits of the same flag word.
-                let bits = if name == b"x-mozilla-status2" { bits & 0xFFFF_0000 } else { bits & 0xFFFF };
-                m.flags.seen |= bits & MOZ_READ != 0;
-                m.flags.answered |= bits & MOZ_REPLIED != 0;
-                m.flags.flagged |= bits & MOZ_MARKED != 0;
-                m.flags.forwarded |= bits & MOZ_FORWARDED != 0;
-                m.flags.deleted |= bits & MOZ_IMAP_DELETED != 0;
-                m.expunged |= bits & MOZ_EXPUNGED != 0;
-                if bits & MOZ_MDN_SENT != 0 {
-                    m.flags.add_keyword("$MDNSent");
-                }
-                let label = (bits & MOZ_LABELS) >> 25;
-                if label != 0 {
-                    m.flags.add_keyword(&format!("$Label{label}"));
-                }
-            }
-            b"x-mozilla-keys" | b"x-keywords" | b"keywords" => {
-                for k in text.split(|c: char| c == ',' || c.is_whitespace()) {
-                    m.flags.add_keyword(k);
-                }
-            }
-            b"content-length" => m.content_length = text.trim().parse().ok(),
-            b"x-imap" | b"x-imapbase" => m.x_imap = true,
-            b"subject" if m.subject.is_none() => m.subject = Some(value),
-            _ => {}
+    let block = mailshift_model::headers::header_block(header);
+    let mut pos = 0;
+    while pos < block.len() {
+        let end = memchr::memchr(b'\n', &block[pos..]).map_or(block.len(), |i| pos + i + 1);
+        let line = &block[pos..end];
+        pos = end;
+        if line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
+            continue; // a continuation of a field not wanted (or already taken)
         }
+        let Some(colon) = memchr::memchr(b':', line) else { continue };
+        let name = line[..colon].trim_ascii();
+        let Some(&want) = READ.iter().find(|w| name.eq_ignore_ascii_case(w)) else { continue };
+        let mut value = line[colon + 1..].to_vec();
+        while pos < block.len() && matches!(block[pos], b' ' | b'\t') {
+            let end = memchr::memchr(b'\n', &block[pos..]).map_or(block.len(), |i| pos + i + 1);
+            value.extend_from_slice(&block[pos..end]);
+            pos = end;
+        }
+        value.retain(|b| *b != b'\n' && *b != b'\r');
+        let value = value.trim_ascii().to_vec();
+        field(&mut m, want, value);
     }
     if m.expunged {
         m.flags.deleted = true;
     }
     m
+}
+
+/// Applies one wanted field (`name` in lower case) to `m`.
+fn field(m: &mut Meta, name: &[u8], value: Vec<u8>) {
+    let text = String::from_utf8_lossy(&value);
+    match name {
+        b"status" => {
+            m.flags.seen |= text.contains('R');
+        }
+        b"x-status" => {
+            m.flags.answered |= text.contains('A');
+            m.flags.flagged |= text.contains('F');
+            m.flags.draft |= text.contains('T');
+            m.flags.deleted |= text.contains('D');
+        }
+        b"x-mozilla-status" | b"x-mozilla-status2" => {
+            let Ok(bits) = u32::from_str_radix(text.trim(), 16) else { return };
+            // Status2 holds the upper 16 bits of the same flag word.
+            let bits = if name == b"x-mozilla-status2" { bits & 0xFFFF_0000 } else { bits & 0xFFFF };
+            m.flags.seen |= bits & MOZ_READ != 0;
+            m.flags.answered |= bits & MOZ_REPLIED != 0;
+            m.flags.flagged |= bits & MOZ_MARKED != 0;
+            m.flags.forwarded |= bits & MOZ_FORWARDED != 0;
+            m.flags.deleted |= bits & MOZ_IMAP_DELETED != 0;
+            m.expunged |= bits & MOZ_EXPUNGED != 0;
+            if bits & MOZ_MDN_SENT != 0 {
+                m.flags.add_keyword("$MDNSent");
+            }
+            let label = (bits & MOZ_LABELS) >> 25;
+            if label != 0 {
+                m.flags.add_keyword(&format!("$Label{label}"));
+            }
+        }
+        b"x-mozilla-keys" | b"x-keywords" | b"keywords" => {
+            for k in text.split(|c: char| c == ',' || c.is_whitespace()) {
+                m.flags.add_keyword(k);
+            }
+        }
+        b"content-length" => m.content_length = text.trim().parse().ok(),
+        b"x-imap" | b"x-imapbase" => m.x_imap = true,
+        b"subject" if m.subject.is_none() => m.subject = Some(value),
+        _ => {}
+    }
 }
 
 /// Whether this is UW-IMAP's "FOLDER INTERNAL DATA" pseudo-message, which

@@ -300,7 +300,9 @@ impl<R: BufRead> MboxReader<R> {
                 buf.truncate(buf.len() - 2);
             }
         }
-        self.capacity = buf.capacity().clamp(16 << 10, 1 << 20);
+        // Room for a message like this one: a few regrowths fewer, without
+        // every small message after a big one holding a big allocation.
+        self.capacity = (buf.len() + buf.len() / 4).clamp(16 << 10, 1 << 20);
         self.finish(buf, from, loc, cl_used);
         Ok(())
     }

@@ -50,4 +50,10 @@ impl Message {
     pub fn fingerprint(&self) -> Fingerprint {
         Fingerprint::of(&self.raw)
     }
+
+    /// The exact hash alone: what writers name files by and `--dedupe`
+    /// compares, without the header scan the logical key needs.
+    pub fn exact_hash(&self) -> crate::ExactHash {
+        crate::fingerprint::exact_hash(&self.raw)
+    }
 }

@@ -8,6 +8,13 @@
 //! counted by [`PstSource::inventory`] and handed out as property bags by
 //! [`PstSource::items_of_class`].
 //!
+//! [`PstSource::contacts`] and [`PstSource::calendar`] turn them into the
+//! models of `mailshift-contacts` (this crate depends on that one, never the
+//! reverse): contacts and distribution lists ([`contact`], members from
+//! one-off and wrapped entry ids, [`entryid`]), appointments with their time
+//! zone ([`timezone`]) and recurrence ([`recurrence`], MS-OXOCAL
+//! 2.2.1.44), tasks, notes and journal entries ([`appointment`]).
+//!
 //! Layers (MS-PST): the header ([`header`]) is checked here, for clear
 //! errors and because `outlook-pst` 1.2 refuses OST files (client signature
 //! `SO`, other client versions): it is shown a normalised copy. The node
@@ -30,14 +37,20 @@
 //! }
 //! # Ok::<(), mailshift_model::Error>(())
 //! ```
+mod address_book;
+pub mod appointment;
+pub mod contact;
+pub mod entryid;
 pub mod header;
 pub mod ltp;
 pub mod messaging;
 pub mod mime;
 pub mod named;
 pub mod ndb;
+pub mod recurrence;
 mod rtf;
 mod source;
+pub mod timezone;
 pub mod value;
 
 pub use ltp::Props;

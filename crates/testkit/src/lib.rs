@@ -8,7 +8,9 @@
 //!   beside it on a mismatch so a person can diff.
 #![allow(clippy::print_stderr)] // tests explain why they skipped
 
+pub mod dovecot;
 pub mod gen;
+pub mod proxy;
 
 use std::path::{Path, PathBuf};
 

@@ -33,16 +33,15 @@ pub struct Args {
     /// Folders read at once per store (0 = one per core).
     #[arg(long, short = 'j', default_value_t = 0)]
     pub jobs: usize,
+    /// How to log in when A or B is an imap[s]://USER@HOST URL.
+    #[command(flatten)]
+    pub imap: crate::cmd::upload::ImapArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let started = Instant::now();
-    let open = |p: &PathBuf| {
-        open_source(p, &SourceOptions::default())
-            .with_context(|| format!("cannot open source {}", p.display()))
-    };
-    let a = open(&args.a)?;
-    let b = open(&args.b)?;
+    let a = open(&args.a, None, &args.imap)?;
+    let b = open(&args.b, Some(a.as_ref()), &args.imap)?;
     let bar = progress::for_stderr("compare");
     let opts = CompareOptions { logical: args.logical, jobs: args.jobs, ignore_flags: args.ignore_flags };
     let c = compare(a.as_ref(), b.as_ref(), &opts, bar.as_ref()).context("cannot compare")?;
@@ -73,6 +72,34 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         summary::findings(&c.findings)
     );
     Ok(if c.is_equal() { Outcome::Clean } else { Outcome::Findings })
+}
+
+/// Opens a store: a path (format detected) or an `imap[s]://USER@HOST`
+/// URL. For a server compared with a store `other`, the server folders are
+/// the ones an upload of `other` writes (same delimiter, special folders
+/// and names), so `compare SRC imaps://...` matches folder by folder.
+fn open(
+    p: &std::path::Path,
+    other: Option<&dyn mailshift_model::Source>,
+    imap: &crate::cmd::upload::ImapArgs,
+) -> anyhow::Result<Box<dyn mailshift_model::Source>> {
+    let text = p.to_string_lossy();
+    if !crate::cmd::upload::is_imap_url(&text) {
+        return open_source(p, &SourceOptions::default())
+            .with_context(|| format!("cannot open source {}", p.display()));
+    }
+    let connector = imap.connector(&text)?;
+    let mut server = mailshift_imap::source::ImapSource::new(connector, Default::default(), false, false)?;
+    if let Some(other) = other {
+        let mut findings = Vec::new();
+        let mut folders: Vec<mailshift_model::FolderPath> =
+            other.units(&mut findings)?.into_iter().map(|u| u.folder).collect();
+        folders.sort();
+        folders.dedup();
+        let known = server.mapping_for(&folders, Default::default())?;
+        server.set_known(known);
+    }
+    Ok(Box::new(server))
 }
 
 /// The per-folder listing of what differs (nothing when equal).

@@ -22,7 +22,8 @@ pub enum VersionArg {
 
 #[derive(Debug, clap::Args)]
 pub struct ContactsArgs {
-    /// Address books: vCard (2.1/3.0/4.0, jCard, xCard), CSV (Outlook, Google, Thunderbird), LDIF.
+    /// Address books: vCard (2.1/3.0/4.0, jCard, xCard), CSV (Outlook, Google, Thunderbird), LDIF,
+    /// and PST/OST files (contacts and distribution lists of every folder).
     #[arg(required = true)]
     pub sources: Vec<PathBuf>,
     /// One .vcf file, or a directory of one .vcf per contact with --split.
@@ -44,7 +45,7 @@ pub struct ContactsArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct CalendarArgs {
-    /// iCalendar files.
+    /// iCalendar files, and PST/OST files (appointments, tasks, notes and journal of every folder).
     #[arg(required = true)]
     pub sources: Vec<PathBuf>,
     /// One .ics file, or a directory of one .ics per UID with --split.
@@ -65,8 +66,14 @@ pub fn run_contacts(args: ContactsArgs) -> anyhow::Result<Outcome> {
     report.destination = Some(args.out.display().to_string());
     let mut contacts = Vec::new();
     for src in &args.sources {
-        let read = mailshift_contacts::read_address_book(src, &mut report.findings)
-            .with_context(|| format!("cannot read address book {}", src.display()))?;
+        let read = if mailshift_pst::sniff(src) {
+            open_pst(src)?
+                .contacts(&mut report.findings)
+                .with_context(|| format!("cannot read the contacts of {}", src.display()))?
+        } else {
+            mailshift_contacts::read_address_book(src, &mut report.findings)
+                .with_context(|| format!("cannot read address book {}", src.display()))?
+        };
         contacts.extend(read);
     }
     let version = match args.vcard {
@@ -86,13 +93,48 @@ pub fn run_calendar(args: CalendarArgs) -> anyhow::Result<Outcome> {
     report.destination = Some(args.out.display().to_string());
     let mut objects = Vec::new();
     for src in &args.sources {
-        let read = mailshift_contacts::read_calendar(src, &mut report.findings)
-            .with_context(|| format!("cannot read calendar {}", src.display()))?;
+        let read = if mailshift_pst::sniff(src) {
+            pst_calendar(src, &mut report.findings)?
+        } else {
+            mailshift_contacts::read_calendar(src, &mut report.findings)
+                .with_context(|| format!("cannot read calendar {}", src.display()))?
+        };
         objects.extend(read);
     }
     mailshift_contacts::write_calendar(&objects, &args.out, args.split, &mut report)
         .with_context(|| format!("cannot write {}", args.out.display()))?;
     finish(report, started, args.report.as_deref())
+}
+
+/// Opens a PST/OST (detected by its magic, whatever its name).
+fn open_pst(src: &std::path::Path) -> anyhow::Result<mailshift_pst::PstSource> {
+    mailshift_pst::PstSource::open(src, mailshift_pst::PstOptions::default())
+        .with_context(|| format!("cannot open PST {}", src.display()))
+}
+
+/// The calendar items of a PST as calendar objects: each item is written
+/// as iCalendar and parsed back (the same path as `.ics` files take), so
+/// an item that does not parse is a finding, not bad output.
+fn pst_calendar(
+    src: &std::path::Path,
+    findings: &mut Vec<mailshift_model::Finding>,
+) -> anyhow::Result<Vec<mailshift_contacts::CalendarObject>> {
+    let pst = open_pst(src)?;
+    let events =
+        pst.calendar(findings).with_context(|| format!("cannot read the calendar of {}", src.display()))?;
+    let origin = mailshift_model::Location::path(src);
+    let mut objects = Vec::new();
+    for e in &events {
+        match e.to_object(&origin, findings) {
+            Some(o) => objects.push(o),
+            None => findings.push(mailshift_model::Finding::error(
+                mailshift_model::FindingKind::Malformed,
+                origin.clone().with_item(e.uid.clone()),
+                "a calendar item could not be written as iCalendar",
+            )),
+        }
+    }
+    Ok(objects)
 }
 
 fn describe(sources: &[PathBuf]) -> String {

@@ -79,6 +79,21 @@ fn table(i: &Inspection) -> String {
         );
     }
     let _ = writeln!(s, "{:<32} {:>8} {:>10}", "total", i.messages, size(Some(i.bytes)));
+    if let Some(n) = &i.items {
+        let _ = writeln!(s, "\nnot mail (mailshift contacts / mailshift calendar convert these):");
+        for (name, count) in [
+            ("contacts", n.contacts),
+            ("distribution lists", n.distribution_lists),
+            ("appointments", n.appointments),
+            ("tasks", n.tasks),
+            ("notes", n.notes),
+            ("journal entries", n.journal),
+            ("other items", n.other),
+            ("unreadable items", n.unreadable),
+        ] {
+            let _ = writeln!(s, "{name:<32} {count:>8}");
+        }
+    }
     s
 }
 

@@ -1,0 +1,552 @@
+//! `verify`: read the whole archive, hash every entry, compare with the
+//! manifest and the whole-file hash, and name what is damaged, missing or
+//! extra. Damage is a finding, never an error: [`verify`] fails only when the
+//! archive cannot be opened at all.
+//!
+//! The manifest used is the one beside the archive; when it is missing (or
+//! unreadable) the copy inside the archive is used and that is reported.
+//! When both exist they must agree line for line.
+
+use std::collections::{HashMap, VecDeque};
+use std::fs::File;
+use std::io::{self, Read};
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::time::Instant;
+
+use mailshift_model::{Error, ExactHash, Finding, FindingKind, Item, Location, Progress, Result, Source};
+use serde::Serialize;
+
+use crate::budget::Budget;
+use crate::manifest::{EntryKind, Manifest, Record};
+use crate::{manifest_path, MANIFEST_ENTRY};
+
+/// Damaged, missing and extra entries named one finding each up to this
+/// many per kind; the rest are counted in one more finding.
+const LIST_FIRST: usize = 100;
+
+/// What [`verify`] found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Verification {
+    pub archive: PathBuf,
+    /// `beside`, `inside` or `none`: which manifest the entries were checked against.
+    pub manifest_used: String,
+    /// Entries read from the archive.
+    pub entries: u64,
+    /// Entries whose size and BLAKE3 match the manifest.
+    pub entries_ok: u64,
+    /// Messages listed in the manifest whose entry is intact.
+    pub messages_ok: u64,
+    pub messages: u64,
+    /// Bytes of entry data read (uncompressed).
+    pub bytes: u64,
+    /// Size and BLAKE3 of the archive file.
+    pub archive_bytes: u64,
+    pub archive_blake3: String,
+    /// Whether the archive's hash matches the manifest beside it (`None`
+    /// when there is no manifest beside it).
+    pub archive_hash_ok: Option<bool>,
+    pub damaged: Vec<String>,
+    pub missing: Vec<String>,
+    pub extra: Vec<String>,
+    pub findings: Vec<Finding>,
+    pub elapsed_seconds: f64,
+    /// The manifest checked against (for `--against` and drills).
+    #[serde(skip)]
+    pub manifest: Option<Manifest>,
+}
+
+impl Verification {
+    /// No finding at error level.
+    pub fn is_clean(&self) -> bool {
+        !self.findings.iter().any(|f| f.level == mailshift_model::Level::Error)
+    }
+}
+
+/// A reader that hashes and counts what it yields.
+struct HashReader<R> {
+    inner: R,
+    hasher: blake3::Hasher,
+    bytes: u64,
+}
+
+impl<R: Read> Read for HashReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+/// One entry as read from the archive.
+struct Seen {
+    path: String,
+    kind: EntryKind,
+    size: u64,
+    hash: Option<blake3::Hash>,
+}
+
+fn norm(path: &str) -> &str {
+    path.trim_end_matches('/')
+}
+
+/// Whether `path` is the manifest inside the archive: `NAME/manifest.jsonl`.
+fn is_inner_manifest(path: &str) -> bool {
+    let mut parts = norm(path).split('/');
+    parts.next().is_some() && parts.next() == Some(MANIFEST_ENTRY) && parts.next().is_none()
+}
+
+/// Reads and checks the archive at `archive`.
+pub fn verify(archive: &Path, progress: &dyn Progress) -> Result<Verification> {
+    let started = Instant::now();
+    let loc = || Location::path(archive);
+    let file = File::open(archive).map_err(|e| Error::io(loc(), e))?;
+    let total = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut v = Verification { archive: archive.to_path_buf(), ..Verification::default() };
+
+    // The manifest beside, and the hash of its lines without the last
+    // (`archive`) one, which must equal the manifest inside.
+    let beside_path = manifest_path(archive);
+    let mut beside: Option<(Manifest, blake3::Hash)> = None;
+    match std::fs::read(&beside_path) {
+        Ok(bytes) => {
+            let body_end = last_line_start(&bytes);
+            let m = Manifest::parse(&bytes[..]).map_err(|e| Error::io(Location::path(&beside_path), e))?;
+            for (n, text) in &m.bad_lines {
+                v.findings.push(Finding::error(
+                    FindingKind::Malformed,
+                    Location::path(&beside_path).with_item(format!("line {n}")),
+                    format!("manifest line is damaged: {text}"),
+                ));
+            }
+            beside = Some((m, blake3::hash(&bytes[..body_end])));
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => v.findings.push(Finding::error(
+            FindingKind::Missing,
+            Location::path(&beside_path),
+            "the manifest beside the archive is missing; checking against the copy inside the archive",
+        )),
+        Err(e) => v.findings.push(Finding::error(
+            FindingKind::Unreadable,
+            Location::path(&beside_path),
+            format!("cannot read the manifest beside the archive ({e}); checking against the copy inside"),
+        )),
+    }
+
+    progress.begin(1, total);
+    let mut hr = HashReader { inner: file, hasher: blake3::Hasher::new(), bytes: 0 };
+    let keep_inner = beside.is_none();
+    let (tx, rx) = sync_channel::<ToHash>(256);
+    let budget = Budget::default();
+    let (seen, inner) = std::thread::scope(|s| {
+        let budget = &budget;
+        let hasher = s.spawn(move || hash_entries(rx, keep_inner, budget));
+        read_entries(&mut hr, archive, &tx, budget, &mut v, progress);
+        drop(tx);
+        hasher.join().unwrap_or_default()
+    });
+    // Hash whatever the decoder did not consume (trailing bytes), so the
+    // whole-file hash covers the whole file.
+    if let Err(e) = io::copy(&mut hr, &mut io::sink()) {
+        v.findings.push(Finding::error(
+            FindingKind::Unreadable,
+            loc(),
+            format!("cannot read to the end: {e}"),
+        ));
+    }
+    v.archive_bytes = hr.bytes;
+    v.archive_blake3 = hr.hasher.finalize().to_hex().to_string();
+    progress.end();
+
+    let manifest = match (beside, inner) {
+        (Some((m, body_hash)), inner) => {
+            v.manifest_used = "beside".to_owned();
+            match &m.archive {
+                Some(a) => {
+                    let ok = a.blake3 == v.archive_blake3 && a.size == v.archive_bytes;
+                    v.archive_hash_ok = Some(ok);
+                    if !ok {
+                        v.findings.push(Finding::error(
+                            FindingKind::Mismatch,
+                            loc(),
+                            format!(
+                                "the archive file differs from the one the manifest describes: {} bytes, \
+                                 BLAKE3 {} here; {} bytes, BLAKE3 {} in the manifest",
+                                v.archive_bytes, v.archive_blake3, a.size, a.blake3
+                            ),
+                        ));
+                    }
+                }
+                None => v.findings.push(Finding::error(
+                    FindingKind::Truncated,
+                    Location::path(&beside_path),
+                    "the manifest beside the archive has no final `archive` line (truncated?)",
+                )),
+            }
+            match inner {
+                Some((_, h)) if h == body_hash => v.entries_ok += 1,
+                Some(_) => v.findings.push(Finding::error(
+                    FindingKind::Mismatch,
+                    loc().with_item(MANIFEST_ENTRY),
+                    "the manifest inside the archive differs from the one beside it",
+                )),
+                None => v.findings.push(Finding::error(
+                    FindingKind::Missing,
+                    loc().with_item(MANIFEST_ENTRY),
+                    "the archive holds no manifest (it is incomplete or damaged)",
+                )),
+            }
+            Some(m)
+        }
+        (None, Some((bytes, _))) => {
+            v.manifest_used = "inside".to_owned();
+            let m = Manifest::parse(&bytes[..]).map_err(|e| Error::io(loc(), e))?;
+            for (n, text) in &m.bad_lines {
+                v.findings.push(Finding::error(
+                    FindingKind::Malformed,
+                    loc().with_item(format!("{MANIFEST_ENTRY} line {n}")),
+                    format!("manifest line is damaged: {text}"),
+                ));
+            }
+            v.entries_ok += 1;
+            Some(m)
+        }
+        (None, None) => {
+            v.manifest_used = "none".to_owned();
+            v.findings.push(Finding::error(
+                FindingKind::Missing,
+                loc(),
+                "no manifest beside the archive nor inside it: nothing can be verified",
+            ));
+            None
+        }
+    };
+    if let Some(m) = &manifest {
+        check_entries(m, &seen, archive, &mut v);
+    }
+    v.manifest = manifest;
+    v.elapsed_seconds = started.elapsed().as_secs_f64();
+    Ok(v)
+}
+
+/// Where the last non-empty line of `bytes` starts.
+fn last_line_start(bytes: &[u8]) -> usize {
+    let trimmed = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    trimmed.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)
+}
+
+/// Entries larger than this are hashed while they are read, not handed over.
+const BIG_ENTRY: u64 = 16 << 20;
+
+/// An entry's bytes on their way to the hashing thread.
+struct ToHash {
+    path: String,
+    kind: EntryKind,
+    size: u64,
+    data: Vec<u8>,
+    /// Already hashed (a big entry).
+    hashed: Option<blake3::Hash>,
+    inner: bool,
+}
+
+/// The hashing thread: every entry's BLAKE3, in archive order.
+fn hash_entries(
+    rx: Receiver<ToHash>,
+    keep_inner: bool,
+    budget: &Budget,
+) -> (Vec<Seen>, Option<(Vec<u8>, blake3::Hash)>) {
+    let mut seen = Vec::new();
+    let mut inner = None;
+    for job in rx.iter() {
+        budget.give(job.data.len() as u64);
+        let hash =
+            (job.kind == EntryKind::File).then(|| job.hashed.unwrap_or_else(|| blake3::hash(&job.data)));
+        if job.inner {
+            if let Some(h) = hash {
+                inner = Some((if keep_inner { job.data } else { Vec::new() }, h));
+            }
+        } else {
+            seen.push(Seen { path: job.path, kind: job.kind, size: job.size, hash });
+        }
+    }
+    budget.close();
+    (seen, inner)
+}
+
+fn read_entries(
+    hr: &mut HashReader<File>,
+    archive: &Path,
+    tx: &SyncSender<ToHash>,
+    budget: &Budget,
+    v: &mut Verification,
+    progress: &dyn Progress,
+) {
+    let loc = || Location::path(archive);
+    let dec = match zstd::stream::read::Decoder::new(hr) {
+        Ok(d) => d,
+        Err(e) => {
+            v.findings.push(Finding::error(FindingKind::Malformed, loc(), format!("not a zstd stream: {e}")));
+            return;
+        }
+    };
+    let mut ar = tar::Archive::new(dec);
+    let mut buf = vec![0u8; 256 << 10];
+    let mut last_ok = String::from("(start of archive)");
+    match ar.entries() {
+        Err(e) => {
+            v.findings.push(Finding::error(FindingKind::Malformed, loc(), format!("not a tar stream: {e}")))
+        }
+        Ok(entries) => {
+            for entry in entries {
+                let mut entry = match entry {
+                    Ok(e) => e,
+                    Err(e) => {
+                        v.findings.push(Finding::error(
+                            FindingKind::Malformed,
+                            loc(),
+                            format!("the archive is damaged after entry {last_ok}: {e}; nothing after it can be read"),
+                        ));
+                        break;
+                    }
+                };
+                let path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+                let etype = entry.header().entry_type();
+                let kind = if etype.is_dir() { EntryKind::Dir } else { EntryKind::File };
+                let inner_manifest = is_inner_manifest(&path);
+                let mut size = 0u64;
+                let mut failed = None;
+                // Small entries are hashed on the other thread while this
+                // one decompresses; big ones (originals) here, streaming.
+                let big = entry.size() > BIG_ENTRY;
+                let mut hasher = blake3::Hasher::new();
+                let mut data =
+                    Vec::with_capacity(if big { 0 } else { usize::try_from(entry.size()).unwrap_or(0) });
+                loop {
+                    match entry.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            size += n as u64;
+                            if big {
+                                hasher.update(&buf[..n]);
+                            } else {
+                                data.extend_from_slice(&buf[..n]);
+                            }
+                        }
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
+                }
+                v.entries += 1;
+                v.bytes += size;
+                progress.message(size);
+                if let Some(e) = failed {
+                    v.damaged.push(path.clone());
+                    v.findings.push(Finding::error(
+                        FindingKind::Malformed,
+                        loc().with_item(path.clone()),
+                        format!(
+                            "entry is damaged (cannot be read past byte {size}: {e}); nothing after it can be read"
+                        ),
+                    ));
+                    return;
+                }
+                let hashed = big.then(|| hasher.finalize());
+                budget.take(data.len() as u64);
+                if tx
+                    .send(ToHash { path: path.clone(), kind, size, data, hashed, inner: inner_manifest })
+                    .is_err()
+                {
+                    return;
+                }
+                last_ok = path;
+            }
+        }
+    }
+    // Read the compressed stream to its end: that checks zstd's own checksum.
+    let mut dec = ar.into_inner();
+    if let Err(e) = io::copy(&mut dec, &mut io::sink()) {
+        v.findings.push(Finding::error(
+            FindingKind::Malformed,
+            loc(),
+            format!("the compressed stream is damaged after entry {last_ok}: {e}"),
+        ));
+    }
+}
+
+/// An entry the manifest lists: kind, size, BLAKE3, whether a message.
+type Expected<'a> = (EntryKind, u64, Option<&'a str>, bool);
+
+fn check_entries(m: &Manifest, seen: &[Seen], archive: &Path, v: &mut Verification) {
+    let loc = |p: &str| Location::path(archive).with_item(p.to_owned());
+    let mut expected: HashMap<&str, VecDeque<Expected<'_>>> = HashMap::new();
+    for r in &m.records {
+        match r {
+            Record::Entry(e) => expected.entry(norm(&e.path)).or_default().push_back((
+                e.kind,
+                e.size,
+                e.blake3.as_deref(),
+                false,
+            )),
+            Record::Message(msg) => {
+                v.messages += 1;
+                expected.entry(norm(&msg.path)).or_default().push_back((
+                    EntryKind::File,
+                    msg.size,
+                    Some(&msg.blake3),
+                    true,
+                ));
+            }
+            _ => {}
+        }
+    }
+    let mut damaged = Vec::new();
+    let mut extra = Vec::new();
+    for s in seen {
+        let Some((kind, size, hash, is_msg)) = expected.get_mut(norm(&s.path)).and_then(VecDeque::pop_front)
+        else {
+            extra.push(s.path.clone());
+            continue;
+        };
+        let same_hash = match (hash, s.hash) {
+            (Some(want), Some(got)) => got.to_hex().as_str() == want,
+            (None, None) => true,
+            _ => false,
+        };
+        if kind == s.kind && size == s.size && same_hash {
+            v.entries_ok += 1;
+            if is_msg {
+                v.messages_ok += 1;
+            }
+        } else {
+            damaged.push((s.path.clone(), format!(
+                "entry differs from the manifest: {} bytes, BLAKE3 {} here; {size} bytes, BLAKE3 {} in the manifest",
+                s.size,
+                s.hash.map_or_else(|| "-".to_owned(), |h| h.to_hex().to_string()),
+                hash.unwrap_or("-")
+            )));
+        }
+    }
+    let mut missing: Vec<String> = Vec::new();
+    for r in &m.records {
+        let path = match r {
+            Record::Entry(e) => &e.path,
+            Record::Message(msg) => &msg.path,
+            _ => continue,
+        };
+        if let Some(q) = expected.get_mut(norm(path)) {
+            if q.pop_front().is_some() {
+                missing.push(path.clone());
+            }
+        }
+    }
+    if m.end.is_none() {
+        v.findings.push(Finding::error(
+            FindingKind::Truncated,
+            Location::path(archive),
+            format!("the {} manifest has no `end` line: it is incomplete", v.manifest_used),
+        ));
+    }
+    for (p, why) in damaged.iter().take(LIST_FIRST) {
+        v.findings.push(Finding::error(FindingKind::Mismatch, loc(p), why.clone()));
+    }
+    for p in missing.iter().take(LIST_FIRST) {
+        v.findings.push(Finding::error(
+            FindingKind::Missing,
+            loc(p),
+            "listed in the manifest, not in the archive",
+        ));
+    }
+    for p in extra.iter().take(LIST_FIRST) {
+        v.findings.push(Finding::error(
+            FindingKind::Extra,
+            loc(p),
+            "in the archive, not listed in the manifest",
+        ));
+    }
+    for (list, what) in [(damaged.len(), "damaged"), (missing.len(), "missing"), (extra.len(), "extra")] {
+        if list > LIST_FIRST {
+            v.findings.push(Finding::error(
+                FindingKind::Mismatch,
+                Location::path(archive),
+                format!("... and {} more {what} entries (all listed in the JSON report)", list - LIST_FIRST),
+            ));
+        }
+    }
+    v.damaged.extend(damaged.into_iter().map(|(p, _)| p));
+    v.missing.extend(missing);
+    v.extra.extend(extra);
+}
+
+/// What [`against`] found: whether every message of a live store is in
+/// the archive (or the chain it ends).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Against {
+    pub source: String,
+    /// Messages read from the live store.
+    pub checked: u64,
+    pub found: u64,
+    pub missing: u64,
+    pub findings: Vec<Finding>,
+}
+
+/// Reads every message of `source` and checks that the archive holds it:
+/// the same folder and exact fingerprint, as many copies as the store has.
+/// `known` counts the copies the manifests of the chain list.
+pub fn against(
+    source: &dyn Source,
+    mut known: HashMap<(String, ExactHash), u32>,
+    progress: &dyn Progress,
+) -> Result<Against> {
+    let info = source.info();
+    let mut a =
+        Against { source: format!("{} at {}", info.format, info.path.display()), ..Against::default() };
+    let units = source.units(&mut a.findings)?;
+    progress.begin(units.len() as u64, units.iter().map(|u| u.bytes).sum());
+    for unit in &units {
+        let key = unit.folder.key();
+        let r = source.read_unit(unit, &mut |item| {
+            match item {
+                Item::Message(m) => {
+                    a.checked += 1;
+                    progress.message(m.size());
+                    let exact = m.fingerprint().exact;
+                    match known.get_mut(&(key.clone(), exact)) {
+                        Some(n) if *n > 0 => {
+                            *n -= 1;
+                            a.found += 1;
+                        }
+                        _ => {
+                            a.missing += 1;
+                            if a.missing <= LIST_FIRST as u64 {
+                                a.findings.push(Finding::error(
+                                    FindingKind::Missing,
+                                    m.envelope.origin.clone(),
+                                    format!("message of folder {key:?} is not in the archive"),
+                                ));
+                            }
+                        }
+                    }
+                }
+                Item::Skipped(f) | Item::Finding(f) => a.findings.push(f),
+            }
+            ControlFlow::Continue(())
+        });
+        if let Err(e) = r {
+            a.findings.push(Finding::error(FindingKind::Unreadable, e.location.clone(), e.kind.to_string()));
+        }
+        progress.unit_done(unit);
+    }
+    progress.end();
+    if a.missing > LIST_FIRST as u64 {
+        a.findings.push(Finding::error(
+            FindingKind::Missing,
+            Location::path(&info.path),
+            format!("... and {} more messages not in the archive", a.missing - LIST_FIRST as u64),
+        ));
+    }
+    Ok(a)
+}

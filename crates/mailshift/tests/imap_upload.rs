@@ -1,0 +1,388 @@
+//! `mailshift upload` and `compare ... imaps://` against a private Dovecot
+//! (testkit's harness), checked with an independent client
+//! (`scripts/imap_check.py`, Python's imaplib): every message's bytes,
+//! flags and INTERNALDATE; re-runs, SIGKILL, broken connections, XOAUTH2,
+//! quota and size limits.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use chrono::TimeZone as _;
+use mailshift_model::{Envelope, ExactHash, Flags, FolderPath, Message, Sink};
+use mailshift_testkit::dovecot::{Dovecot, Options};
+use mailshift_testkit::proxy::{Direction, Fault, FaultProxy};
+use serde_json::Value;
+
+use crate::support::{expect, mailshift, report};
+
+/// What one message should look like on the server.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Expected {
+    hash: String,
+    flags: Vec<String>,
+    date: i64,
+}
+
+/// The server folder name (decoded) a source folder lands in on a `.` server.
+fn server_name(f: &FolderPath) -> String {
+    if f.is_inbox() {
+        return "INBOX".into();
+    }
+    f.segments.iter().map(|s| s.replace('.', "\u{2024}")).collect::<Vec<_>>().join(".")
+}
+
+/// A maildir (fs layout, so a name may hold a `.`) with non-ASCII and
+/// nested folders, flags, keywords, dates in several offsets, a duplicate.
+fn make_source(dir: &Path, per_folder: usize) -> (PathBuf, BTreeMap<String, Vec<Expected>>) {
+    let root = dir.join("src");
+    let opts =
+        mailshift_maildir::MaildirWriteOptions { layout: mailshift_maildir::Layout::Fs, utf8_names: false };
+    let sink = mailshift_maildir::MaildirSink::create(&root, opts).unwrap();
+    let folders = [
+        FolderPath::inbox(),
+        FolderPath::new(["Sent"]),
+        FolderPath::new(["Privé", "Reçus 2024"]),
+        FolderPath::new(["Projects", "Ωmega"]),
+        FolderPath::new(["v1.2 release"]),
+    ];
+    let mut expected: BTreeMap<String, Vec<Expected>> = BTreeMap::new();
+    for (fi, folder) in folders.iter().enumerate() {
+        let mut w = sink.open_folder(folder).unwrap();
+        for i in 0..per_folder {
+            let n = fi * 1000 + i;
+            let body = format!(
+                "From: Alice <alice@example.com>\nTo: bob@example.com\nSubject: message {n} é\nMessage-ID: <m{n}@test>\nDate: Mon, 1 Jan 2024 10:00:00 +0000\n\nbody {n}\n{}\n",
+                "x".repeat(n % 7 * 100)
+            );
+            let mut flags =
+                Flags { seen: i % 2 == 0, flagged: i % 3 == 0, answered: i % 5 == 0, ..Flags::default() };
+            if i % 4 == 1 {
+                flags.keywords.insert("$Label1".into());
+                flags.keywords.insert("work".into());
+            }
+            let offset = chrono::FixedOffset::east_opt(((i % 5) as i32 - 2) * 3600).unwrap();
+            let received = offset.timestamp_opt(1_600_000_000 + n as i64 * 3607, 0).unwrap();
+            let env = Envelope {
+                folder: folder.clone(),
+                flags: flags.clone(),
+                received: Some(received),
+                ..Envelope::default()
+            };
+            let m = Message::new(body.into_bytes(), env);
+            let mut fl: Vec<String> = flags.imap_list();
+            fl.sort();
+            expected.entry(server_name(folder)).or_default().push(Expected {
+                hash: m.exact_hash().to_hex(),
+                flags: fl,
+                date: received.timestamp(),
+            });
+            w.write(&m).unwrap();
+        }
+        w.commit().unwrap();
+    }
+    for v in expected.values_mut() {
+        v.sort();
+    }
+    (root, expected)
+}
+
+/// What the server holds, read by `scripts/imap_check.py`.
+fn server_state(d: &Dovecot) -> BTreeMap<String, Vec<Expected>> {
+    let script = mailshift_testkit::workspace_root().join("scripts/imap_check.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .args(["127.0.0.1", &d.imaps_port().to_string(), d.user(), "--password-file"])
+        .arg(d.password_file())
+        .arg("--ssl")
+        .arg("--cafile")
+        .arg(d.ca_cert_path())
+        .arg("--bytes")
+        .output()
+        .expect("run imap_check.py");
+    assert!(out.status.success(), "imap_check.py: {}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("imap_check JSON");
+    let mut state = BTreeMap::new();
+    for (folder, msgs) in v["messages"].as_object().expect("messages") {
+        let mut list = Vec::new();
+        for m in msgs.as_array().unwrap() {
+            let bytes =
+                base64::engine::general_purpose::STANDARD.decode(m["bytes_b64"].as_str().unwrap()).unwrap();
+            let mut flags: Vec<String> =
+                m["flags"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_owned()).collect();
+            flags.sort();
+            let hash: ExactHash = mailshift_model::Fingerprint::of(&bytes).exact;
+            list.push(Expected {
+                hash: hash.to_hex(),
+                flags,
+                date: m["internaldate_unix"].as_i64().unwrap(),
+            });
+        }
+        list.sort();
+        if !list.is_empty() {
+            state.insert(folder.clone(), list);
+        }
+    }
+    state
+}
+
+fn upload_args(d: &Dovecot, src: &Path, state: &Path, port: u16) -> Vec<String> {
+    vec![
+        "upload".into(),
+        src.display().to_string(),
+        format!("imaps://{}@127.0.0.1:{port}", d.user()),
+        "--ca-file".into(),
+        d.ca_cert_path().display().to_string(),
+        "--password-file".into(),
+        d.password_file().display().to_string(),
+        "--state".into(),
+        state.display().to_string(),
+    ]
+}
+
+fn run(args: &[String]) -> crate::support::Run {
+    let a: Vec<&dyn AsRef<std::ffi::OsStr>> = args.iter().map(|s| s as &dyn AsRef<std::ffi::OsStr>).collect();
+    mailshift(&a)
+}
+
+fn run_ok(code: i32, args: &[String]) -> crate::support::Run {
+    let a: Vec<&dyn AsRef<std::ffi::OsStr>> = args.iter().map(|s| s as &dyn AsRef<std::ffi::OsStr>).collect();
+    expect(code, &a)
+}
+
+#[test]
+fn upload_is_exact_idempotent_and_proven_by_compare() {
+    let Some(d) = Dovecot::start_for_test("upload_is_exact", Options::default()) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (src, expected) = make_source(dir.path(), 12);
+    let state = dir.path().join("state.sqlite");
+    let rep = dir.path().join("r.json");
+    let mut args = upload_args(&d, &src, &state, d.imaps_port());
+    args.extend(["--report".into(), rep.display().to_string()]);
+    run_ok(0, &args);
+    let r = report(&rep);
+    assert_eq!(r["written"], 60, "{r}");
+    assert_eq!(r["already_present"], 0, "{r}");
+    assert_eq!(server_state(&d), expected, "server differs from the source; log:\n{}", d.log());
+    // A re-run adds nothing.
+    run_ok(0, &args);
+    let r = report(&rep);
+    assert_eq!((r["written"].as_u64(), r["already_present"].as_u64()), (Some(60), Some(60)), "{r}");
+    assert_eq!(server_state(&d), expected);
+    // compare SRC imaps://: equal, then unequal once a message is gone.
+    let cmp = |code| {
+        run_ok(
+            code,
+            &[
+                "compare".into(),
+                src.display().to_string(),
+                format!("imaps://{}@127.0.0.1:{}", d.user(), d.imaps_port()),
+                "--ca-file".into(),
+                d.ca_cert_path().display().to_string(),
+                "--password-file".into(),
+                d.password_file().display().to_string(),
+            ],
+        )
+    };
+    cmp(0);
+    // Delete one message with an independent client (imaplib).
+    let py = format!(
+        "import imaplib,ssl\nM=imaplib.IMAP4_SSL('127.0.0.1',{port},ssl_context=ssl.create_default_context(cafile='{ca}'))\n\
+         M.login('{user}',open('{pw}').read().strip())\nM.select('\"Priv&AOk-.Re&AOc-us 2024\"')\n\
+         M.store('3','+FLAGS','\\\\Deleted')\nM.expunge()\nM.logout()\n",
+        port = d.imaps_port(),
+        ca = d.ca_cert_path().display(),
+        user = d.user(),
+        pw = d.password_file().display()
+    );
+    let out = Command::new("python3").arg("-c").arg(&py).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let run = cmp(1);
+    assert!(run.stdout.contains("missing in B 1"), "{}", run.stdout);
+}
+
+#[test]
+fn a_server_copy_from_elsewhere_is_not_duplicated_and_limits_are_findings() {
+    let opts = Options { append_limit: Some(1_000_000), ..Options::default() };
+    let Some(d) = Dovecot::start_for_test("server_copy", opts) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (src, expected) = make_source(dir.path(), 6);
+    // First with a fresh journal and --max-size: the big ones are findings.
+    let rep = dir.path().join("r.json");
+    let mut args = upload_args(&d, &src, &dir.path().join("a.sqlite"), d.imaps_port());
+    args.extend(["--report".into(), rep.display().to_string(), "--max-size".into(), "400".into()]);
+    run_ok(1, &args);
+    let r = report(&rep);
+    let too_large = r["findings"].as_array().unwrap().iter().filter(|f| f["kind"] == "too_large").count();
+    assert!(too_large > 0 && r["skipped"].as_u64() == Some(too_large as u64), "{r}");
+    // Then with another journal (as if another tool put them there): the
+    // server scan finds what is there, only the rest is sent.
+    let mut args = upload_args(&d, &src, &dir.path().join("b.sqlite"), d.imaps_port());
+    args.extend(["--report".into(), rep.display().to_string()]);
+    run_ok(0, &args);
+    let r = report(&rep);
+    assert_eq!(r["already_present"].as_u64(), Some(30 - too_large as u64), "{r}");
+    assert_eq!(server_state(&d), expected);
+}
+
+#[test]
+fn over_quota_is_reported_and_exits_1() {
+    let opts = Options { quota_bytes: Some(4_000), ..Options::default() };
+    let Some(d) = Dovecot::start_for_test("over_quota", opts) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (src, _) = make_source(dir.path(), 6);
+    let rep = dir.path().join("r.json");
+    let mut args = upload_args(&d, &src, &dir.path().join("s.sqlite"), d.imaps_port());
+    // One connection: Dovecot's quota check is per transaction, so parallel
+    // connections may each pass it before the other commits.
+    args.extend(["--report".into(), rep.display().to_string(), "--jobs".into(), "1".into()]);
+    run_ok(1, &args);
+    let r = report(&rep);
+    let quota = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["message"].as_str().unwrap().contains("over quota"))
+        .count();
+    assert!(quota > 0, "{r}");
+    assert!(r["written"].as_u64().unwrap() > 0 && r["skipped"].as_u64().unwrap() >= quota as u64, "{r}");
+}
+
+#[test]
+fn broken_and_stalled_connections_end_exact() {
+    let Some(d) = Dovecot::start_for_test("faults", Options::default()) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (src, expected) = make_source(dir.path(), 20);
+    // The first 6 connections are cut after 9 KB up: mid-APPEND.
+    let proxy = FaultProxy::start(
+        d.imaps_addr(),
+        Fault::CutAfterBytes { bytes: 9_000, direction: Direction::ClientToServer, connections: Some(6) },
+    )
+    .unwrap();
+    let rep = dir.path().join("r.json");
+    let mut args = upload_args(&d, &src, &dir.path().join("s.sqlite"), proxy.port());
+    args.extend([
+        "--report".into(),
+        rep.display().to_string(),
+        "--jobs".into(),
+        "2".into(),
+        "--timeout".into(),
+        "5".into(),
+    ]);
+    run_ok(0, &args);
+    assert!(proxy.cuts() > 0, "the proxy never cut");
+    assert_eq!(server_state(&d), expected, "after cuts");
+    // Stalls longer than the timeout: reconnect and resume.
+    let d2 = Dovecot::start(Options::default()).unwrap();
+    let proxy = FaultProxy::start(
+        d2.imaps_addr(),
+        Fault::Stall {
+            after_bytes: 5_000,
+            duration: Duration::from_secs(4),
+            direction: Direction::ClientToServer,
+            connections: Some(2),
+        },
+    )
+    .unwrap();
+    let mut args = upload_args(&d2, &src, &dir.path().join("s2.sqlite"), proxy.port());
+    args.extend(["--timeout".into(), "2".into(), "--jobs".into(), "1".into()]);
+    run_ok(0, &args);
+    assert_eq!(server_state(&d2), expected, "after stalls");
+}
+
+#[test]
+fn sigkill_at_random_points_then_rerun_gives_exactly_one_copy() {
+    let Some(d) = Dovecot::start_for_test("upload_kill", Options::default()) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (src, expected) = make_source(dir.path(), 40);
+    let state = dir.path().join("s.sqlite");
+    let args = upload_args(&d, &src, &state, d.imaps_port());
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    for round in 0..4 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let delay = Duration::from_millis(50 + seed % 400);
+        let mut child = Command::new(crate::support::bin())
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while start.elapsed() < delay {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        eprintln!("upload_kill: round {round} killed after {delay:?}");
+    }
+    run_ok(0, &args);
+    let got = server_state(&d);
+    let counts =
+        |m: &BTreeMap<String, Vec<Expected>>| m.iter().map(|(k, v)| (k.clone(), v.len())).collect::<Vec<_>>();
+    assert_eq!(counts(&got), counts(&expected), "not exactly one copy after kills");
+    assert_eq!(got, expected, "not exactly one copy after kills");
+}
+
+#[test]
+fn xoauth2_with_a_token_command_that_first_hands_out_an_expired_token() {
+    let Some(d) = Dovecot::start_for_test("xoauth2", Options::default()) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (src, expected) = make_source(dir.path(), 4);
+    let expired = dir.path().join("expired");
+    let good = dir.path().join("good");
+    let calls = dir.path().join("calls");
+    std::fs::write(&expired, d.mint_expired_token()).unwrap();
+    std::fs::write(&good, d.mint_token(Duration::from_secs(600))).unwrap();
+    // The first call prints an expired token (the server refuses it), the
+    // next ones a valid one: the command must be run again on rejection.
+    let cmd = format!(
+        "echo x >> '{c}'; if [ $(wc -l < '{c}') -eq 1 ]; then cat '{e}'; else cat '{g}'; fi",
+        c = calls.display(),
+        e = expired.display(),
+        g = good.display()
+    );
+    let args: Vec<String> = vec![
+        "upload".into(),
+        src.display().to_string(),
+        format!("imaps://{}@127.0.0.1:{}", d.user(), d.imaps_port()),
+        "--ca-file".into(),
+        d.ca_cert_path().display().to_string(),
+        "--oauth2-token-cmd".into(),
+        cmd,
+        "--state".into(),
+        dir.path().join("s.sqlite").display().to_string(),
+        "--jobs".into(),
+        "1".into(),
+    ];
+    let r = run(&args);
+    assert_eq!(r.code, 0, "{}\n{}", r.stderr, d.log());
+    assert!(!r.stderr.contains(&std::fs::read_to_string(&good).unwrap()), "token leaked to stderr");
+    assert!(std::fs::read_to_string(&calls).unwrap().lines().count() >= 2);
+    assert_eq!(server_state(&d), expected);
+}
+
+#[test]
+fn starttls_dry_run_sends_nothing_then_the_upload_does() {
+    let Some(d) = Dovecot::start_for_test("starttls_dry_run", Options::default()) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (src, expected) = make_source(dir.path(), 3);
+    let rep = dir.path().join("r.json");
+    let mut args = upload_args(&d, &src, &dir.path().join("s.sqlite"), d.imap_port());
+    args[2] = format!("imap://{}@127.0.0.1:{}", d.user(), d.imap_port());
+    args.extend(["--starttls".into(), "--report".into(), rep.display().to_string()]);
+    let mut dry = args.clone();
+    dry.push("--dry-run".into());
+    run_ok(0, &dry);
+    assert!(server_state(&d).is_empty(), "a dry run wrote");
+    assert!(d.log().contains("TLS"), "no TLS in the log:\n{}", d.log());
+    run_ok(0, &args);
+    assert_eq!(report(&rep)["written"], 15);
+    assert_eq!(server_state(&d), expected);
+}
