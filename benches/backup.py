@@ -2,7 +2,7 @@
 """Benchmark: mailshift backup / verify / restore against tar and zstd, on
 the same generated maildir in the same run.
 
-Run with `python3 benches/backup.py` (or `scripts/bench-backup`; not in CI).
+Run with `python3 benches/backup.py` (not in CI; needs tar, zstd and GNU time).
 The input is a deterministic 1 GiB maildir made by `mailshift-gen maildir`
 (realistic profile) in bench-out/, kept between runs.
 

@@ -6,7 +6,9 @@ Run by `scripts/bench pst` (not in CI). For each file and each tool the run
 is repeated (--reps, default 3) and the fastest repetition is kept, since
 the corpus files are small (65 KiB to 4 MiB) and one run is mostly process
 start-up noise. Like benches/convert.py, each tool is timed until its output
-is on disk: the harness runs `sync` after each run and charges it to the tool.
+is on disk: the harness runs `sync` after each run and charges it to the tool
+(the totals also show the time without that sync: `sync` flushes every
+file system, so on a busy machine it adds other processes' writes).
 Peak RSS is GNU time's %M.
 
 Tools:
@@ -92,6 +94,7 @@ def run_one(tool, pst, work):
     timed = ["/usr/bin/time", "-f", "%M", "-o", rss_file] + argv if os.access("/usr/bin/time", os.X_OK) else argv
     t0 = time.monotonic()
     p = subprocess.run(timed, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = time.monotonic() - t0
     os.sync()
     secs = time.monotonic() - t0
     rss = None
@@ -104,7 +107,7 @@ def run_one(tool, pst, work):
     shutil.rmtree(dest, ignore_errors=True)
     # mailshift exits 1 when a file has error findings (a damaged PST) but
     # still writes what it read; readpst exits non-zero when it gives up.
-    return {"seconds": secs, "exit": p.returncode, "peak_rss_mib": rss, "messages": msgs,
+    return {"seconds": secs, "process_seconds": process, "exit": p.returncode, "peak_rss_mib": rss, "messages": msgs,
             "stderr": p.stderr.decode("utf-8", "replace")[-300:] if p.returncode else ""}
 
 
@@ -162,22 +165,23 @@ def main():
     print("(! = non-zero exit: a damaged or unsupported file)")
     total_bytes = sum(r["bytes"] for r in rows)
     totals = {}
-    print(f"\n{'tool':<14} {'seconds':>8} {'msgs':>6} {'msg/s':>8} {'MB/s':>7} {'peak RSS MiB':>13} {'time vs mailshift':>18}")
+    print(f"\n{'tool':<14} {'seconds':>8} {'w/o sync':>8} {'msgs':>6} {'msg/s':>8} {'MB/s':>7} {'peak RSS MiB':>13} {'time vs mailshift':>18}")
     for t in TOOLS:
         runs = [row["runs"][t] for row in rows if t in row["runs"]]
         if not runs:
             print(f"{t:<14} not available")
             continue
         secs = sum(r["seconds"] for r in runs)
+        process = sum(r["process_seconds"] for r in runs)
         msgs = sum(r["messages"] or 0 for r in runs)
         rss = max((r["peak_rss_mib"] or 0) for r in runs)
-        totals[t] = {"seconds": secs, "messages": msgs, "peak_rss_mib": rss,
+        totals[t] = {"seconds": secs, "process_seconds": process, "messages": msgs, "peak_rss_mib": rss,
                      "messages_per_s": msgs / secs, "mb_per_s": total_bytes / 1e6 / secs}
         ratio = ""
         if "mailshift" in totals:
             ratio = f"{secs / totals['mailshift']['seconds']:.2f}x"
             totals[t]["ratio_vs_mailshift"] = secs / totals["mailshift"]["seconds"]
-        print(f"{t:<14} {secs:8.3f} {msgs:6d} {msgs / secs:8.0f} {total_bytes / 1e6 / secs:7.1f} {rss:13.1f} {ratio:>18}")
+        print(f"{t:<14} {secs:8.3f} {process:8.3f} {msgs:6d} {msgs / secs:8.0f} {total_bytes / 1e6 / secs:7.1f} {rss:13.1f} {ratio:>18}")
     if "mailshift" in totals:
         for t in TOOLS[1:]:
             if t in totals:

@@ -39,6 +39,7 @@ use mailshift_model::{Error, Finding, FindingKind, Location, Progress, Report, R
 use tar::EntryType;
 
 use crate::budget::Budget;
+use crate::manifest::Manifest;
 use crate::{tarfmt, MAILDIR_DIR, MANIFEST_ENTRY, ORIGINAL_DIR};
 
 /// Entries in flight between the decompressing and the writing thread.
@@ -143,6 +144,7 @@ pub fn restore(
     let mut report = Report::new("restore");
     report.source = Some(archive.display().to_string());
     report.destination = Some(dest.display().to_string());
+    let listed = listed_messages(archive, &mut report);
     let dest_existed = dest.exists();
     fs::create_dir_all(dest).map_err(|e| Error::io(Location::path(dest), e))?;
     let (tx, rx) = sync_channel::<Job>(CHANNEL);
@@ -151,7 +153,7 @@ pub fn restore(
     let write_result = std::thread::scope(|s| {
         let budget = &budget;
         let writer = s.spawn(move || {
-            let r = write_jobs(dest, rx, progress, budget);
+            let r = write_jobs(dest, archive, listed, rx, progress, budget);
             budget.close();
             r
         });
@@ -172,6 +174,34 @@ pub fn restore(
     progress.end();
     report.elapsed_seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// The messages the manifest beside `archive` lists (path → BLAKE3), or
+/// `None` (with a warning) when there is no usable manifest beside it.
+fn listed_messages(archive: &Path, report: &mut Report) -> Option<HashMap<String, String>> {
+    let path = crate::manifest_path(archive);
+    match Manifest::load(&path) {
+        Ok(m) if m.bad_lines.is_empty() && m.end.is_some() => {
+            Some(m.messages().map(|r| (r.path.trim_end_matches('/').to_owned(), r.blake3.clone())).collect())
+        }
+        Ok(_) => {
+            report.findings.push(Finding::warning(
+                FindingKind::Malformed,
+                Location::path(&path),
+                "the manifest beside the archive is damaged or incomplete: messages are restored unchecked \
+                 (run `mailshift verify`)",
+            ));
+            None
+        }
+        Err(e) => {
+            report.findings.push(Finding::warning(
+                FindingKind::Missing,
+                Location::path(&path),
+                format!("no usable manifest beside the archive ({e}): messages are restored unchecked"),
+            ));
+            None
+        }
+    }
 }
 
 fn folder_key(dir: &str) -> String {
@@ -249,6 +279,10 @@ struct Writer<'a> {
     /// (one `syncfs`) and renames them while this thread writes the next.
     commit: SyncSender<RenameBatch>,
     report: Report,
+    archive: &'a Path,
+    /// Message entry path → BLAKE3, from the manifest beside the archive:
+    /// every message is checked before it is written.
+    listed: Option<HashMap<String, String>>,
 }
 
 /// Hand a batch to the committing thread at this many bytes or files.
@@ -366,6 +400,23 @@ impl Writer<'_> {
         self.report.read += 1;
         let stats = self.report.folders.entry(key.clone()).or_default();
         stats.read += 1;
+        if let Some(listed) = &self.listed {
+            let why = match listed.get(entry.trim_end_matches('/')) {
+                Some(want) if blake3::hash(data).to_hex().as_str() == want => None,
+                Some(_) => Some("its bytes differ from the manifest (BLAKE3): damaged, not restored"),
+                None => Some("not listed in the manifest beside the archive: not restored"),
+            };
+            if let Some(why) = why {
+                stats.skipped += 1;
+                self.report.skipped += 1;
+                self.report.findings.push(Finding::error(
+                    FindingKind::Mismatch,
+                    Location::path(self.archive).with_item(entry.to_owned()),
+                    why,
+                ));
+                return Ok(());
+            }
+        }
         let Some(parsed) = parse_file_name(name) else { return Ok(()) };
         let f = self.folder(folder)?;
         if f.existing.contains(parsed.unique) {
@@ -422,7 +473,14 @@ impl Writer<'_> {
     }
 }
 
-fn write_jobs(dest: &Path, rx: Receiver<Job>, progress: &dyn Progress, budget: &Budget) -> Result<Report> {
+fn write_jobs(
+    dest: &Path,
+    archive: &Path,
+    listed: Option<HashMap<String, String>>,
+    rx: Receiver<Job>,
+    progress: &dyn Progress,
+    budget: &Budget,
+) -> Result<Report> {
     let (commit, batches) = sync_channel::<RenameBatch>(1);
     std::thread::scope(|s| {
         let committer = s.spawn(move || -> Result<()> {
@@ -438,6 +496,8 @@ fn write_jobs(dest: &Path, rx: Receiver<Job>, progress: &dyn Progress, budget: &
             staged: (0, 0),
             commit,
             report: Report::new("restore"),
+            archive,
+            listed,
         };
         let written = (|| -> Result<()> {
             w.folder("")?;

@@ -96,12 +96,25 @@ pub(crate) fn read_group(
         if let Err(e) = result {
             let mut location = e.location.clone();
             location.folder.get_or_insert_with(|| group.key.clone());
-            findings.push(Finding::error(
-                FindingKind::Unreadable,
-                location,
-                format!("cannot read {} any further: {}", unit.id, e.kind),
-            ));
+            findings.push(Finding::error(FindingKind::Unreadable, location, cannot_read_further(unit, &e)));
         }
+    }
+}
+
+/// The sentence of an `unreadable` finding for a unit that could not be
+/// read on. The unit is named only when the error's location does not
+/// already name its file (an mbox unit's id is its path: naming both printed
+/// the path twice).
+pub(crate) fn cannot_read_further(unit: &Unit, e: &mailshift_model::Error) -> String {
+    let named = e
+        .location
+        .path
+        .as_ref()
+        .is_some_and(|p| Some(p) == unit.path.as_ref() || p.display().to_string() == unit.id);
+    if named {
+        format!("cannot read any further: {}", e.kind)
+    } else {
+        format!("cannot read {} any further: {}", unit.id, e.kind)
     }
 }
 
@@ -111,6 +124,17 @@ mod tests {
 
     fn unit(folder: &[&str], id: &str, bytes: u64) -> Unit {
         Unit { folder: FolderPath::new(folder.iter().copied()), id: id.into(), path: None, bytes }
+    }
+
+    #[test]
+    fn unreadable_names_the_file_once() {
+        let u =
+            Unit { folder: FolderPath::inbox(), id: "/m/box".into(), path: Some("/m/box".into()), bytes: 1 };
+        let e = mailshift_model::Error::format(mailshift_model::Location::path("/m/box"), "bad");
+        let text = format!("{}: {}", e.location, cannot_read_further(&u, &e));
+        assert_eq!(text.matches("/m/box").count(), 1, "{text}");
+        let e = mailshift_model::Error::format(mailshift_model::Location::default(), "bad");
+        assert!(cannot_read_further(&u, &e).contains("/m/box"));
     }
 
     #[test]

@@ -3,11 +3,9 @@
 //! batches, leftovers of an interrupted run removed when a folder is opened.
 
 use std::collections::{HashMap, HashSet};
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::fs;
 use std::path::{Path, PathBuf};
 
-use filetime::FileTime;
 use mailshift_model::durable::{self, RenameBatch};
 use mailshift_model::{
     Error, Finding, FindingKind, FolderPath, FolderWriter, Location, Message, Result, Sink, WriteOutcome,
@@ -123,15 +121,6 @@ impl EmlFolderWriter {
     }
 }
 
-fn write_file(path: &Path, raw: &[u8], time: Option<FileTime>) -> io::Result<()> {
-    let mut f = File::create(path)?;
-    f.write_all(raw)?;
-    if let Some(t) = time {
-        filetime::set_file_handle_times(&f, Some(t), Some(t))?;
-    }
-    Ok(())
-}
-
 impl FolderWriter for EmlFolderWriter {
     fn write(&mut self, message: &Message) -> Result<WriteOutcome> {
         let exact = message.exact_hash();
@@ -149,8 +138,7 @@ impl FolderWriter for EmlFolderWriter {
             self.flagged += 1;
         }
         let tmp = self.dir.join(name::temp_name(&final_name));
-        let time = received.map(|t| FileTime::from_unix_time(t.timestamp(), t.timestamp_subsec_nanos()));
-        if let Err(e) = write_file(&tmp, &message.raw, time) {
+        if let Err(e) = durable::write_new_file(&tmp, &message.raw, received) {
             let _ = fs::remove_file(&tmp);
             return Err(Error::io(self.loc(&tmp), e));
         }

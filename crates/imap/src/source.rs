@@ -30,8 +30,9 @@ pub struct ImapSource {
     known: HashMap<String, FolderPath>,
     /// Read only the folders in `known` (the upload's proof).
     only_known: bool,
-    /// Fetch the header only: enough for a logical comparison, and much
-    /// less to transfer.
+    /// Fetch only the header fields the logical key is made of
+    /// (Message-ID, Date, From, To, Subject): enough for a logical
+    /// comparison, and a fraction of the bytes.
     headers_only: bool,
 }
 
@@ -104,7 +105,11 @@ impl ImapSource {
             })
             .collect();
         all.sort_unstable();
-        let part = if self.headers_only { "BODY.PEEK[HEADER]" } else { "BODY.PEEK[]" };
+        let part = if self.headers_only {
+            "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID DATE FROM TO SUBJECT)]"
+        } else {
+            "BODY.PEEK[]"
+        };
         let mut i = 0;
         while i < all.len() {
             let mut bytes = 0;

@@ -315,11 +315,11 @@ async fn connect_retry(connector: &Connector, max: u32) -> Result<Conn> {
     }
 }
 
-/// Exponential back-off with jitter, capped at 5 minutes; a suggested
+/// Exponential back-off with jitter, capped at a minute; a suggested
 /// delay from the server wins when it is longer.
 fn backoff(attempt: u32, suggested: Option<Duration>) -> Duration {
     let base =
-        Duration::from_millis(250u64.saturating_mul(1 << attempt.min(10))).min(Duration::from_secs(300));
+        Duration::from_millis(250u64.saturating_mul(1 << attempt.min(10))).min(Duration::from_secs(60));
     let nanos =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
     let jitter = base.mul_f64(f64::from(nanos % 1000) / 2000.0); // up to +50 %
@@ -371,6 +371,8 @@ struct Pending {
     /// Send in an APPEND of its own: its MULTIAPPEND batch was refused,
     /// and one message alone tells which one the server does not take.
     alone: bool,
+    /// Recorded in the journal's pending table.
+    intended: bool,
 }
 
 type Key = (String, u64);
@@ -559,9 +561,13 @@ impl<'a> FolderRun<'a> {
                 }
                 continue;
             }
-            if !self.todo.is_empty() {
-                let intents: Vec<&Entry> = self.todo.iter().map(|p| &p.entry).collect();
+            // Each message is recorded as pending once, before its first send.
+            let intents: Vec<&Entry> = self.todo.iter().filter(|p| !p.intended).map(|p| &p.entry).collect();
+            if !intents.is_empty() {
                 journal.intend(&self.shared.account, &wire, &intents)?;
+                for p in &mut self.todo {
+                    p.intended = true;
+                }
             }
             let step = match conn.as_mut() {
                 Some(c) => self.step(c).await,
@@ -694,6 +700,7 @@ impl<'a> FolderRun<'a> {
             origin: at,
             throttled: 0,
             alone: false,
+            intended: false,
         });
     }
 
@@ -1217,6 +1224,6 @@ mod tests {
         );
         assert_eq!(suggested_delay("no"), None);
         assert!(backoff(1, None) >= Duration::from_millis(500));
-        assert!(backoff(30, None) <= Duration::from_secs(450));
+        assert!(backoff(30, None) <= Duration::from_secs(90));
     }
 }

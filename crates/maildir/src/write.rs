@@ -42,10 +42,9 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
-use filetime::FileTime;
 use mailshift_model::durable::{self, BackgroundBatch};
 use mailshift_model::{
     Error, Finding, FindingKind, FolderPath, FolderWriter, Location, Message, Result, Sink, WriteOutcome,
@@ -256,16 +255,6 @@ impl MaildirFolderWriter {
 /// of the conversion.
 pub use mailshift_model::headers::date as date_header;
 
-/// Writes `raw` to a new file at `path` with mtime and atime `time`.
-fn write_file(path: &Path, raw: &[u8], time: Option<FileTime>) -> io::Result<()> {
-    let mut f = File::create(path)?;
-    f.write_all(raw)?;
-    if let Some(t) = time {
-        filetime::set_file_handle_times(&f, Some(t), Some(t))?;
-    }
-    Ok(())
-}
-
 impl FolderWriter for MaildirFolderWriter {
     fn write(&mut self, message: &Message) -> Result<WriteOutcome> {
         let exact = message.exact_hash();
@@ -292,8 +281,7 @@ impl FolderWriter for MaildirFolderWriter {
         }
         let name = file_name(&unique, Some(message.size()), flags, &letters);
         let tmp = self.tmp.join(&name);
-        let time = received.map(|t| FileTime::from_unix_time(t.timestamp(), t.timestamp_subsec_nanos()));
-        if let Err(e) = write_file(&tmp, &message.raw, time) {
+        if let Err(e) = durable::write_new_file(&tmp, &message.raw, received) {
             let _ = fs::remove_file(&tmp);
             return Err(Error::io(self.loc(&tmp), e));
         }

@@ -181,6 +181,25 @@ fn damage_is_found_and_named() {
     fs::write(&worst, &bytes[..bytes.len() / 3]).unwrap();
     let run = expect(1, &[&"verify", &worst]);
     assert!(run.stderr.contains("no manifest"), "{}", run.stderr);
+    // Restore checks every message against the manifest beside the
+    // archive: one whose bytes do not match is named and not restored.
+    let forged = dir.path().join("forged.tar.zst");
+    fs::copy(&archive, &forged).unwrap();
+    let text = fs::read_to_string(mailshift_archive::manifest_path(&archive)).unwrap();
+    let line = text.lines().find(|l| l.starts_with("{\"type\":\"message\"")).unwrap();
+    let rec: serde_json::Value = serde_json::from_str(line).unwrap();
+    let hash = rec["blake3"].as_str().unwrap();
+    let forged_text = text.replacen(hash, &"0".repeat(64), 1);
+    fs::write(mailshift_archive::manifest_path(&forged), forged_text).unwrap();
+    let dest = dir.path().join("forged-restore");
+    let run = expect(1, &[&"restore", &forged, &dest]);
+    let entry = rec["path"].as_str().unwrap();
+    assert!(run.stderr.contains("differ from the manifest"), "{}", run.stderr);
+    let name = entry.rsplit('/').next().unwrap();
+    assert!(
+        tree(&dest).keys().all(|p| !p.to_string_lossy().ends_with(name)),
+        "the damaged message was restored"
+    );
     // A drill of a damaged archive fails and says so in its report.
     let bad = dir.path().join("drill-bad.tar.zst");
     flipped(&archive, size / 2, &bad);
@@ -472,4 +491,107 @@ fn a_killed_backup_leaves_nothing_verify_accepts() {
         }
     }
     assert!(seen_partial, "no kill landed while the archive was being written");
+}
+
+/// `YYYY-MM-DD HH:MM:SS` (UTC) of a Unix time, as doveadm prints dates.
+fn utc(t: i64) -> String {
+    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
+#[test]
+fn dovecot_reads_what_tar_extracts() {
+    if !require_tool("dovecot_reads_what_tar_extracts", "doveadm") {
+        return;
+    }
+    assert_eq!(utc(1_417_711_544), "2014-12-04 16:45:44");
+    let dir = tempfile::tempdir().unwrap();
+    let src = store(dir.path(), 25);
+    let archive = backup(&src, &dir.path().join("out"), "dc", &[]);
+    let x = dir.path().join("x");
+    fs::create_dir(&x).unwrap();
+    assert!(Command::new("tar")
+        .arg("--zstd")
+        .arg("-xf")
+        .arg(&archive)
+        .current_dir(&x)
+        .status()
+        .unwrap()
+        .success());
+    let manifest =
+        mailshift_archive::Manifest::load(&dir.path().join("out/dc.manifest.jsonl")).expect("manifest");
+    let mut want: Vec<(Vec<String>, String)> = manifest
+        .messages()
+        .map(|m| {
+            let mut f = m.flags().imap_list();
+            f.sort();
+            (f, utc(m.mtime))
+        })
+        .collect();
+    want.sort();
+    // Dovecot refuses to open mail as root: as root, read it as nobody.
+    let root = is_root();
+    let (user, group) =
+        if root { ("nobody".to_owned(), "nogroup".to_owned()) } else { (whoami("-un"), whoami("-gn")) };
+    let home = dir.path().join("home");
+    fs::create_dir_all(home.join("run")).unwrap();
+    fs::create_dir_all(home.join("state")).unwrap();
+    let conf = home.join("dovecot.conf");
+    fs::write(
+        &conf,
+        format!(
+            "ssl = no\nlog_path = /dev/stderr\nbase_dir = {h}/run\nstate_dir = {h}/state\nmail_uid = {user}\n\
+             mail_gid = {group}\nfirst_valid_uid = 0\nfirst_valid_gid = 0\n",
+            h = home.display()
+        ),
+    )
+    .unwrap();
+    if root {
+        assert!(Command::new("chmod").arg("-R").arg("a+rwX").arg(dir.path()).status().unwrap().success());
+    }
+    let out = Command::new("doveadm")
+        .args(["-f", "tab", "-c"])
+        .arg(&conf)
+        .arg("-o")
+        .arg(format!("mail_location=maildir:{}", x.join("dc/maildir").display()))
+        .args(["fetch", "flags date.received", "all"])
+        .env("HOME", &home)
+        .env("USER", &user)
+        .env("TZ", "UTC")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut got: Vec<(Vec<String>, String)> = text
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let (flags, date) = l.split_once('\t').unwrap();
+            let mut f: Vec<String> =
+                flags.split(' ').filter(|f| !f.is_empty() && *f != "\\Recent").map(str::to_owned).collect();
+            f.sort();
+            (f, date.trim().to_owned())
+        })
+        .collect();
+    got.sort();
+    assert_eq!(got.len(), want.len());
+    assert!(
+        want.iter().any(|(f, _)| f.iter().any(|k| !k.starts_with('\\'))),
+        "no keywords in the test store"
+    );
+    assert_eq!(got, want);
+}
+
+fn whoami(flag: &str) -> String {
+    String::from_utf8(Command::new("id").arg(flag).output().unwrap().stdout).unwrap().trim().to_owned()
 }

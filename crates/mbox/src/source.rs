@@ -3,7 +3,9 @@
 //! A single file is the inbox. A directory is walked recursively: each mbox
 //! file is a folder named by its path (file and directory names decoded by
 //! [`crate::names::decode_segment`]); Thunderbird's `Name.sbd/` directory
-//! holds the subfolders of `Name`. Dot files and `.msf`, `.dat`, `.html`,
+//! holds the subfolders of `Name`. A `.mbox` suffix is not part of the
+//! folder name (`Inbox.mbox` is `Inbox`), and Apple Mail's `Name.mbox/mbox`
+//! is the folder `Name`. Dot files and `.msf`, `.dat`, `.html`,
 //! `.json` files are skipped silently; other files that are not mbox get an
 //! `ignored` info finding.
 
@@ -109,10 +111,11 @@ fn walk(dir: &Path, parents: &[String], units: &mut Vec<Unit>, findings: &mut Ve
         };
         if meta.is_dir() {
             // `Name.sbd/` holds the children of `Name`; a plain directory is
-            // a folder of its own.
+            // a folder of its own (Apple Mail's `Name.mbox/` too: its file
+            // `mbox` holds the folder's messages, see below).
             let base = name.strip_suffix(".sbd").unwrap_or(&name);
             let mut segments = parents.to_vec();
-            segments.push(decode_segment(base));
+            segments.push(decode_segment(strip_mbox_suffix(base)));
             walk(&path, &segments, units, findings)?;
         } else if meta.is_file() {
             if meta.len() > 0 && !sniff_file(&path) {
@@ -124,7 +127,10 @@ fn walk(dir: &Path, parents: &[String], units: &mut Vec<Unit>, findings: &mut Ve
                 continue;
             }
             let mut segments = parents.to_vec();
-            segments.push(decode_segment(&name));
+            let in_mbox_dir = dir.file_name().and_then(|n| n.to_str()).is_some_and(has_mbox_suffix);
+            if !(name == "mbox" && in_mbox_dir && !segments.is_empty()) {
+                segments.push(decode_segment(strip_mbox_suffix(&name)));
+            }
             units.push(Unit {
                 folder: FolderPath::new(segments),
                 id: path.display().to_string(),
@@ -134,6 +140,25 @@ fn walk(dir: &Path, parents: &[String], units: &mut Vec<Unit>, findings: &mut Ve
         }
     }
     Ok(())
+}
+
+/// Whether `name` ends in `.mbox` (any case) after something.
+fn has_mbox_suffix(name: &str) -> bool {
+    name.len() > 5
+        && name.is_char_boundary(name.len() - 5)
+        && name[name.len() - 5..].eq_ignore_ascii_case(".mbox")
+}
+
+/// `Inbox.mbox` is the folder `Inbox`: the suffix names the file format
+/// (Gmail Takeout, Apple Mail, exports), not the folder. mailshift's own
+/// mbox writer escapes a `.` in a folder name (`%2E`), so a folder really
+/// called `x.mbox` does not lose its suffix on the way back.
+fn strip_mbox_suffix(name: &str) -> &str {
+    if has_mbox_suffix(name) {
+        &name[..name.len() - 5]
+    } else {
+        name
+    }
 }
 
 /// Whether the file at `path` starts like an mbox: `From ` (after an

@@ -26,7 +26,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use mailshift_model::{
-    durable, Error, FolderPath, FolderWriter, Location, Message, Result, Sink, Timestamp, WriteOutcome,
+    durable, Error, Finding, FindingKind, FolderPath, FolderWriter, Location, Message, Result, Sink,
+    Timestamp, WriteOutcome,
 };
 
 use crate::{from_line, meta, names};
@@ -110,6 +111,26 @@ struct MboxFolderWriter {
     renamed: bool,
     location: Location,
     scratch: Vec<u8>,
+    findings: Vec<Finding>,
+}
+
+/// Removes the `.NAME.mailshift-PID.tmp` files a killed run left beside the
+/// mbox file `name` in `dir` (a run that is not killed removes its own).
+/// Returns how many.
+fn remove_stale_temps(dir: &Path, name: &str) -> io::Result<u64> {
+    let prefix = format!(".{name}.mailshift-");
+    let mut removed = 0;
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let file = entry.file_name();
+        let Some(file) = file.to_str() else { continue };
+        let pid = file.strip_prefix(&prefix).and_then(|rest| rest.strip_suffix(".tmp"));
+        if pid.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) {
+            fs::remove_file(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 impl MboxFolderWriter {
@@ -119,6 +140,15 @@ impl MboxFolderWriter {
         let dir = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
         fs::create_dir_all(&dir).map_err(io)?;
         let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let removed = remove_stale_temps(&dir, &name).map_err(io)?;
+        let mut findings = Vec::new();
+        if removed > 0 {
+            findings.push(Finding::info(
+                FindingKind::Leftover,
+                location.clone(),
+                format!("removed {removed} temporary file(s) left by an interrupted run"),
+            ));
+        }
         let tmp = dir.join(format!(".{name}.mailshift-{}.tmp", std::process::id()));
         let file = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp).map_err(io)?;
         Ok(MboxFolderWriter {
@@ -128,6 +158,7 @@ impl MboxFolderWriter {
             renamed: false,
             location,
             scratch: Vec::new(),
+            findings,
         })
     }
 }
@@ -150,6 +181,10 @@ impl FolderWriter for MboxFolderWriter {
         }
         let dir = self.dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         durable::sync_dir(dir).map_err(io)
+    }
+
+    fn take_findings(&mut self) -> Vec<Finding> {
+        std::mem::take(&mut self.findings)
     }
 }
 

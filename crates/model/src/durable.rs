@@ -63,6 +63,30 @@ pub fn remove_stale_temps(path: &Path) -> io::Result<u64> {
     Ok(removed)
 }
 
+/// Creates the file `path` (a temp name, staged afterwards in a
+/// [`RenameBatch`] or [`BackgroundBatch`]) holding `bytes`, with mtime and
+/// atime `time` when given (maildir readers such as Dovecot take a message's
+/// received date from its mtime). Not synced: the batch's `syncfs` does that.
+/// Shared by the maildir and EML writers.
+pub fn write_new_file(path: &Path, bytes: &[u8], time: Option<crate::Timestamp>) -> io::Result<()> {
+    let mut f = File::create(path)?;
+    f.write_all(bytes)?;
+    if let Some(t) = time.and_then(|t| system_time(&t)) {
+        f.set_times(fs::FileTimes::new().set_accessed(t).set_modified(t))?;
+    }
+    Ok(())
+}
+
+/// A timestamp as a `SystemTime`, before 1970 too; `None` out of range.
+fn system_time(t: &crate::Timestamp) -> Option<std::time::SystemTime> {
+    let epoch = std::time::UNIX_EPOCH;
+    let secs = t.timestamp();
+    let nanos = std::time::Duration::from_nanos(u64::from(t.timestamp_subsec_nanos()));
+    let whole = std::time::Duration::from_secs(secs.unsigned_abs());
+    let base = if secs >= 0 { epoch.checked_add(whole) } else { epoch.checked_sub(whole) };
+    base?.checked_add(nanos)
+}
+
 /// Files written to temp names, waiting to be made durable and renamed.
 #[derive(Debug, Default)]
 pub struct RenameBatch {
@@ -278,6 +302,19 @@ mod tests {
         assert_eq!(remove_stale_temps(&p).unwrap(), 1);
         assert!(dir.path().join(".k.x.tmp").exists());
         assert_eq!(fs::read(&p).unwrap(), b"one");
+    }
+
+    #[test]
+    fn new_files_carry_their_date() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, secs) in [("a", 838_018_975i64), ("b", -86_400)] {
+            let p = dir.path().join(name);
+            let t = chrono::DateTime::from_timestamp(secs, 5).unwrap().fixed_offset();
+            write_new_file(&p, b"x", Some(t)).unwrap();
+            let m = fs::metadata(&p).unwrap().modified().unwrap();
+            assert_eq!(m, system_time(&t).unwrap());
+            assert_eq!(fs::read(&p).unwrap(), b"x");
+        }
     }
 
     #[test]

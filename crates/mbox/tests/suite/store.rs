@@ -206,3 +206,35 @@ fn nothing_under_the_final_name_before_commit() {
     let text = fs::read_to_string(&file).unwrap();
     assert_eq!(text.matches("\nFrom s@example.org ").count() + usize::from(text.starts_with("From ")), 2);
 }
+
+#[test]
+fn a_killed_runs_temp_file_is_removed_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    // What a run killed before its commit leaves beside the folder's file.
+    fs::write(dir.path().join(".Sent.mailshift-4242.tmp"), b"From half\n").unwrap();
+    fs::write(dir.path().join(".Sent.mailshift-x.tmp"), b"not ours").unwrap();
+    let sink = MboxSink::tree(dir.path()).unwrap();
+    let mut w = sink.open_folder(&FolderPath::new(["Sent"])).unwrap();
+    w.write(&message("a", Flags::default())).unwrap();
+    w.commit().unwrap();
+    let findings = w.take_findings();
+    assert!(findings.iter().any(|f| f.kind == FindingKind::Leftover), "{findings:?}");
+    drop(w);
+    let mut names: Vec<String> =
+        fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, [".Sent.mailshift-x.tmp", "Sent"]);
+}
+
+#[test]
+fn mbox_suffixes_are_not_part_of_folder_names() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("Inbox.mbox"), MSG).unwrap();
+    fs::write(dir.path().join("Archived.MBOX"), MSG).unwrap();
+    fs::create_dir_all(dir.path().join("Projects.mbox")).unwrap();
+    fs::write(dir.path().join("Projects.mbox/mbox"), MSG).unwrap();
+    fs::write(dir.path().join("x%2Embox"), MSG).unwrap();
+    let source = MboxSource::open(dir.path(), MboxReadOptions::default()).unwrap();
+    let keys: Vec<String> = messages_of(&source).into_iter().map(|(k, _)| k).collect();
+    assert_eq!(keys, ["Archived", "INBOX", "Projects", "x.mbox"]);
+}

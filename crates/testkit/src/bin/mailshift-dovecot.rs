@@ -5,6 +5,7 @@
 //!
 //! ```text
 //! mailshift-dovecot [--layout fs] [--quota BYTES] [--append-limit BYTES] [--no-special-use]
+//!                   [--extra-config "mail_fsync = never"]...
 //! ```
 #![allow(clippy::print_stdout)] // its output is the connection info
 
@@ -30,6 +31,9 @@ struct Args {
     /// Do not create the SPECIAL-USE folders.
     #[arg(long)]
     no_special_use: bool,
+    /// Raw dovecot.conf lines appended (e.g. "mail_fsync = never").
+    #[arg(long, value_name = "CONF")]
+    extra_config: Vec<String>,
     /// Lifetime of the XOAUTH2 token printed, in seconds.
     #[arg(long, default_value_t = 3600)]
     token_ttl: u64,
@@ -47,6 +51,7 @@ fn main() -> anyhow::Result<()> {
         quota_bytes: a.quota,
         append_limit: a.append_limit,
         special_use: !a.no_special_use,
+        extra_config: a.extra_config.join("\n"),
         ..Options::default()
     };
     let d = Dovecot::start(opts).context("starting the private Dovecot")?;
