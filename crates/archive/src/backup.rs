@@ -35,6 +35,7 @@ use mailshift_model::{
 use tar::{Builder, EntryType};
 
 use crate::budget::Budget;
+use crate::hash_reader::HashReader;
 use crate::manifest::{
     self, ArchiveRecord, EndRecord, EntryKind, EntryRecord, FolderRecord, Header, Known, MessageRecord,
     Parent, Record,
@@ -762,29 +763,9 @@ fn mtime_of(meta: &fs::Metadata) -> i64 {
     meta.modified().ok().map_or(0, |t| chrono::DateTime::<chrono::Utc>::from(t).timestamp())
 }
 
-/// A reader that hashes and counts what it yields.
-struct HashReader<R> {
-    inner: R,
-    hasher: blake3::Hasher,
-    bytes: u64,
-}
-
-impl<R: Read> Read for HashReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
-    }
-}
-
 fn append_file(w: &mut Writing, path: &Path, inner: &str, size: u64, mtime: i64) -> Result<()> {
     let f = File::open(path).map_err(|e| Error::io(Location::path(path), e))?;
-    let mut r = HashReader {
-        inner: io::BufReader::with_capacity(1 << 20, f).take(size),
-        hasher: blake3::Hasher::new(),
-        bytes: 0,
-    };
+    let mut r = HashReader::new(io::BufReader::with_capacity(1 << 20, f).take(size));
     tarfmt::append(&mut w.tar, inner, EntryType::Regular, size, mtime, &mut r).map_err(|e| w.err(e))?;
     if r.bytes != size {
         return Err(Error::format(

@@ -36,6 +36,7 @@
 pub mod backup;
 mod budget;
 pub mod drill;
+mod hash_reader;
 pub use drill::{drill, DrillOptions, DrillResult};
 pub mod manifest;
 pub mod restore;

@@ -19,6 +19,7 @@ use mailshift_model::{Error, ExactHash, Finding, FindingKind, Item, Location, Pr
 use serde::Serialize;
 
 use crate::budget::Budget;
+use crate::hash_reader::HashReader;
 use crate::manifest::{EntryKind, Manifest, Record};
 use crate::{manifest_path, MANIFEST_ENTRY};
 
@@ -61,22 +62,6 @@ impl Verification {
     /// No finding at error level.
     pub fn is_clean(&self) -> bool {
         !self.findings.iter().any(|f| f.level == mailshift_model::Level::Error)
-    }
-}
-
-/// A reader that hashes and counts what it yields.
-struct HashReader<R> {
-    inner: R,
-    hasher: blake3::Hasher,
-    bytes: u64,
-}
-
-impl<R: Read> Read for HashReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
     }
 }
 
@@ -136,7 +121,7 @@ pub fn verify(archive: &Path, progress: &dyn Progress) -> Result<Verification> {
     }
 
     progress.begin(1, total);
-    let mut hr = HashReader { inner: file, hasher: blake3::Hasher::new(), bytes: 0 };
+    let mut hr = HashReader::new(file);
     let keep_inner = beside.is_none();
     let (tx, rx) = sync_channel::<ToHash>(256);
     let budget = Budget::default();

@@ -118,19 +118,7 @@ struct MboxFolderWriter {
 /// mbox file `name` in `dir` (a run that is not killed removes its own).
 /// Returns how many.
 fn remove_stale_temps(dir: &Path, name: &str) -> io::Result<u64> {
-    let prefix = format!(".{name}.mailshift-");
-    let mut removed = 0;
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        let file = entry.file_name();
-        let Some(file) = file.to_str() else { continue };
-        let pid = file.strip_prefix(&prefix).and_then(|rest| rest.strip_suffix(".tmp"));
-        if pid.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) {
-            fs::remove_file(entry.path())?;
-            removed += 1;
-        }
-    }
-    Ok(removed)
+    mailshift_model::durable::remove_pid_temps(dir, &format!(".{name}.mailshift-"))
 }
 
 impl MboxFolderWriter {

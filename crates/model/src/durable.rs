@@ -48,13 +48,18 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 pub fn remove_stale_temps(path: &Path) -> io::Result<u64> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return Ok(0) };
-    let prefix = format!(".{name}.");
+    remove_pid_temps(dir, &format!(".{name}."))
+}
+
+/// Removes the files `PREFIX<pid>.tmp` in `dir` (temp files named after the
+/// process that wrote them, left by a killed run). Returns how many.
+pub fn remove_pid_temps(dir: &Path, prefix: &str) -> io::Result<u64> {
     let mut removed = 0;
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
         let file = entry.file_name();
         let Some(file) = file.to_str() else { continue };
-        let pid = file.strip_prefix(&prefix).and_then(|rest| rest.strip_suffix(".tmp"));
+        let pid = file.strip_prefix(prefix).and_then(|rest| rest.strip_suffix(".tmp"));
         if pid.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) {
             fs::remove_file(entry.path())?;
             removed += 1;

@@ -374,84 +374,26 @@ mod random_bytes {
 /// (Debian `radicale`) on 127.0.0.1, every card and calendar object PUT
 /// one by one (`--split` output) and read back.
 mod radicale {
-    use std::io::{Read, Write};
-    use std::net::{TcpListener, TcpStream};
     use std::path::Path;
-    use std::process::{Child, Command, Stdio};
-    use std::time::{Duration, Instant};
 
     use mailshift_contacts::{write_calendar, write_vcards, ContactsOptions, VcardVersion};
     use mailshift_model::{Location, Report};
-
-    struct Server {
-        child: Child,
-        port: u16,
-    }
-
-    impl Drop for Server {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-
-    fn start(dir: &Path) -> Server {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let log = std::fs::File::create(dir.join("radicale.log")).unwrap();
-        let child = Command::new("radicale")
-            .args(["--config", "", "--server-hosts", &format!("127.0.0.1:{port}"), "--auth-type", "none"])
-            .arg("--storage-filesystem-folder")
-            .arg(dir.join("storage"))
-            .args(["--logging-level", "warning"])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start radicale");
-        let server = Server { child, port };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "radicale did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        server
-    }
-
-    fn http(port: u16, method: &str, path: &str, ctype: &str, body: &[u8]) -> (u16, String) {
-        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Basic dGVzdDp0ZXN0\r\n\
-             Content-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            body.len()
-        );
-        s.write_all(head.as_bytes()).unwrap();
-        s.write_all(body).unwrap();
-        let mut resp = Vec::new();
-        s.read_to_end(&mut resp).unwrap();
-        let resp = String::from_utf8_lossy(&resp).into_owned();
-        let status = resp.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-        (status, resp.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default())
-    }
-
-    const MKCOL_BOOK: &str = r#"<?xml version="1.0" encoding="utf-8"?>
-<mkcol xmlns="DAV:" xmlns:CR="urn:ietf:params:xml:ns:carddav"><set><prop>
-<resourcetype><collection/><CR:addressbook/></resourcetype></prop></set></mkcol>"#;
+    use mailshift_testkit::radicale::{Radicale, MKCOL_BOOK};
 
     /// PUTs every file of `dir`, GETs it back, checks its UID line survived.
-    fn put_all(port: u16, collection: &str, dir: &Path, ctype: &str) -> usize {
+    fn put_all(server: &Radicale, collection: &str, dir: &Path, ctype: &str) -> usize {
         let mut n = 0;
         for f in std::fs::read_dir(dir).unwrap() {
             let f = f.unwrap().path();
             let body = std::fs::read(&f).unwrap();
             let href = format!("{collection}{}", f.file_name().unwrap().to_string_lossy());
-            let (status, text) = http(port, "PUT", &href, ctype, &body);
+            let (status, text) = server.http("PUT", &href, ctype, &body);
             assert!(
                 status == 201 || status == 204,
                 "PUT {href}: {status} {text}\n{}",
                 String::from_utf8_lossy(&body)
             );
-            let (status, got) = http(port, "GET", &href, "text/plain", b"");
+            let (status, got) = server.http("GET", &href, "text/plain", b"");
             assert_eq!(status, 200, "GET {href}");
             let sent = String::from_utf8_lossy(&body).replace("\r\n ", "");
             let got = got.replace("\r\n ", "");
@@ -470,7 +412,7 @@ mod radicale {
             return;
         }
         let tmp = tempfile::tempdir().unwrap();
-        let server = start(tmp.path());
+        let server = Radicale::start(&tmp.path().join("storage"), &tmp.path().join("radicale.log"));
         let (mut cards, mut objects) = (0, 0);
         for (i, (file, ..)) in super::EXPECTED.iter().enumerate() {
             let (c, e, _) = super::read_all(&corpus.join("pst").join(file));
@@ -480,10 +422,9 @@ mod radicale {
                     let opts = ContactsOptions::new(v, true, false);
                     write_vcards(&c, &dir, &opts, &mut Report::new("contacts")).unwrap();
                     let col = format!("/test/book-{i}-{v:?}/");
-                    let (status, text) =
-                        http(server.port, "MKCOL", &col, "application/xml", MKCOL_BOOK.as_bytes());
+                    let (status, text) = server.http("MKCOL", &col, "application/xml", MKCOL_BOOK.as_bytes());
                     assert_eq!(status, 201, "MKCOL {col}: {text}");
-                    let n = put_all(server.port, &col, &dir, "text/vcard");
+                    let n = put_all(&server, &col, &dir, "text/vcard");
                     assert_eq!(n, c.len(), "{file}");
                     cards += n;
                 }
@@ -496,9 +437,9 @@ mod radicale {
                 let dir = tmp.path().join(format!("cal-{i}"));
                 write_calendar(&objs, &dir, true, &mut Report::new("calendar")).unwrap();
                 let col = format!("/test/cal-{i}/");
-                let (status, text) = http(server.port, "MKCALENDAR", &col, "application/xml", b"");
+                let (status, text) = server.http("MKCALENDAR", &col, "application/xml", b"");
                 assert_eq!(status, 201, "MKCALENDAR {col}: {text}");
-                objects += put_all(server.port, &col, &dir, "text/calendar");
+                objects += put_all(&server, &col, &dir, "text/calendar");
             }
         }
         eprintln!("radicale stored {cards} vCards and {objects} calendar files from PSTs");

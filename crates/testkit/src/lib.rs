@@ -11,6 +11,7 @@
 pub mod dovecot;
 pub mod gen;
 pub mod proxy;
+pub mod radicale;
 
 use std::path::{Path, PathBuf};
 
