@@ -30,6 +30,39 @@ pub struct Journal {
     path: PathBuf,
 }
 
+/// How long a journal operation waits for another worker's lock.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The journal's settings and tables, created on first open.
+const SCHEMA: &str = "PRAGMA journal_mode=WAL;
+             PRAGMA synchronous=NORMAL;
+             CREATE TABLE IF NOT EXISTS uploaded (
+                 account TEXT NOT NULL,
+                 folder TEXT NOT NULL,
+                 hash TEXT NOT NULL,
+                 occurrence INTEGER NOT NULL,
+                 uid INTEGER,
+                 uidvalidity INTEGER,
+                 at INTEGER NOT NULL,
+                 PRIMARY KEY (account, folder, hash, occurrence)
+             );
+             CREATE TABLE IF NOT EXISTS pending (
+                 account TEXT NOT NULL,
+                 folder TEXT NOT NULL,
+                 hash TEXT NOT NULL,
+                 occurrence INTEGER NOT NULL,
+                 at INTEGER NOT NULL,
+                 PRIMARY KEY (account, folder, hash, occurrence)
+             );";
+
+/// SQLite's "busy" or "locked": another connection holds the lock.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
 impl Journal {
     /// The default location: `$XDG_STATE_HOME/mailshift/upload.sqlite`, or
     /// `~/.local/state/mailshift/upload.sqlite`.
@@ -50,30 +83,21 @@ impl Journal {
             })?;
         }
         let db = Connection::open(path).map_err(err)?;
-        db.busy_timeout(std::time::Duration::from_secs(60)).map_err(err)?;
-        db.execute_batch(
-            "PRAGMA journal_mode=WAL;
-             PRAGMA synchronous=NORMAL;
-             CREATE TABLE IF NOT EXISTS uploaded (
-                 account TEXT NOT NULL,
-                 folder TEXT NOT NULL,
-                 hash TEXT NOT NULL,
-                 occurrence INTEGER NOT NULL,
-                 uid INTEGER,
-                 uidvalidity INTEGER,
-                 at INTEGER NOT NULL,
-                 PRIMARY KEY (account, folder, hash, occurrence)
-             );
-             CREATE TABLE IF NOT EXISTS pending (
-                 account TEXT NOT NULL,
-                 folder TEXT NOT NULL,
-                 hash TEXT NOT NULL,
-                 occurrence INTEGER NOT NULL,
-                 at INTEGER NOT NULL,
-                 PRIMARY KEY (account, folder, hash, occurrence)
-             );",
-        )
-        .map_err(err)?;
+        db.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+        // Several upload workers open the same file at once. Switching a
+        // fresh file to WAL needs an exclusive lock, and SQLite answers that
+        // race with "database is locked" at once instead of waiting out the
+        // busy timeout: so the set-up is retried until the timeout.
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        loop {
+            match db.execute_batch(SCHEMA) {
+                Ok(()) => break,
+                Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => return Err(err(e)),
+            }
+        }
         Ok(Journal { db, path: path.to_owned() })
     }
 
@@ -192,5 +216,24 @@ mod tests {
         drop(j);
         let j = Journal::open(&p).unwrap();
         assert_eq!(j.entries("a", "INBOX").unwrap(), vec![e]);
+    }
+
+    /// Upload workers open one fresh journal at the same moment; each must
+    /// get it (this failed with "database is locked" before the retry).
+    #[test]
+    fn workers_opening_a_fresh_journal_at_once_all_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..100 {
+            let p = dir.path().join(format!("j{i}.sqlite"));
+            let opens: Vec<_> = (0..3)
+                .map(|_| {
+                    let p = p.clone();
+                    std::thread::spawn(move || Journal::open(&p).map(drop).map_err(|e| e.to_string()))
+                })
+                .collect();
+            for open in opens {
+                open.join().unwrap().unwrap();
+            }
+        }
     }
 }
