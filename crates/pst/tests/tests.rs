@@ -356,6 +356,11 @@ fn password_is_reported_and_roles_found() {
 /// readpst as an oracle: the subjects it writes (`-e`, one file per
 /// message) equal ours, folder by folder (folders matched by their own
 /// name, case-insensitively: our `INBOX` is its `Inbox`).
+///
+/// readpst 0.6.76 is not deterministic on `variousBodyTypes`: about one run
+/// in four it drops one of the four messages (seen on CI and here, same
+/// binary, same file). It loses messages but never invents them, so the
+/// oracle is the fullest of several runs.
 #[test]
 fn readpst_oracle_subjects() {
     if !mailshift_testkit::require_tool("readpst_oracle_subjects", "readpst") {
@@ -364,31 +369,43 @@ fn readpst_oracle_subjects() {
     let Some(corpus) = mailshift_testkit::shared_corpus("readpst_oracle_subjects") else { return };
     for file in ["go-pst__support.pst", "tika__testPST_variousBodyTypes.pst", "aspose-net__Outlook.pst"] {
         let path = corpus.join("pst").join(file);
-        let out = tempfile::tempdir().unwrap();
-        let st = std::process::Command::new("readpst")
-            .args(["-q", "-e", "-o"])
-            .arg(out.path())
-            .arg(&path)
-            .status()
+        let theirs = (0..5)
+            .map(|_| readpst_subjects(&path))
+            .max_by_key(|t| t.values().map(Vec::len).sum::<usize>())
             .unwrap();
-        assert!(st.success());
-        let mut theirs: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for entry in walkdir(out.path()) {
-            let folder = entry.parent().and_then(Path::file_name).unwrap().to_string_lossy().to_lowercase();
-            theirs.entry(folder).or_default().push(subject_of(&std::fs::read(&entry).unwrap()));
-        }
         let src = PstSource::open(&path, PstOptions::default()).unwrap();
         let mut ours: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for m in walk(&src).messages {
             let folder = m.envelope.folder.name().to_lowercase();
             ours.entry(folder).or_default().push(subject_of(&m.raw));
         }
-        for v in theirs.values_mut().chain(ours.values_mut()) {
+        for v in ours.values_mut() {
             v.sort();
         }
         assert!(ours.len() > 1 || file.contains("variousBodyTypes"), "{file}: {ours:?}");
         assert_eq!(ours, theirs, "{file}");
     }
+}
+
+/// One readpst `-e` run: the subjects it wrote, per folder name, sorted.
+fn readpst_subjects(path: &Path) -> BTreeMap<String, Vec<String>> {
+    let out = tempfile::tempdir().unwrap();
+    let st = std::process::Command::new("readpst")
+        .args(["-q", "-e", "-o"])
+        .arg(out.path())
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut theirs: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for entry in walkdir(out.path()) {
+        let folder = entry.parent().and_then(Path::file_name).unwrap().to_string_lossy().to_lowercase();
+        theirs.entry(folder).or_default().push(subject_of(&std::fs::read(&entry).unwrap()));
+    }
+    for v in theirs.values_mut() {
+        v.sort();
+    }
+    theirs
 }
 
 /// The decoded subject, from the header block only (so that body quirks of
