@@ -55,11 +55,7 @@ impl<R: BufRead> Input<R> {
         let mut n = 0;
         loop {
             let (len, complete) = {
-                let buf = if self.back_pos < self.back.len() {
-                    &self.back[self.back_pos..]
-                } else {
-                    self.inner.fill_buf()?
-                };
+                let buf = self.available()?;
                 if buf.is_empty() {
                     break;
                 }
@@ -79,6 +75,16 @@ impl<R: BufRead> Input<R> {
         Ok(n)
     }
 
+    /// The bytes that come next without reading further: the put-back ones
+    /// first, then `inner`'s buffer (empty only at the end).
+    fn available(&mut self) -> io::Result<&[u8]> {
+        if self.back_pos < self.back.len() {
+            Ok(&self.back[self.back_pos..])
+        } else {
+            self.inner.fill_buf()
+        }
+    }
+
     fn consume(&mut self, len: usize) {
         if self.back_pos < self.back.len() {
             self.back_pos += len;
@@ -96,11 +102,7 @@ impl<R: BufRead> Input<R> {
         let mut got = 0u64;
         while got < n {
             let len = {
-                let buf = if self.back_pos < self.back.len() {
-                    &self.back[self.back_pos..]
-                } else {
-                    self.inner.fill_buf()?
-                };
+                let buf = self.available()?;
                 if buf.is_empty() {
                     break;
                 }

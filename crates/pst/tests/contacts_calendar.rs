@@ -374,35 +374,10 @@ mod random_bytes {
 /// (Debian `radicale`) on 127.0.0.1, every card and calendar object PUT
 /// one by one (`--split` output) and read back.
 mod radicale {
-    use std::path::Path;
 
     use mailshift_contacts::{write_calendar, write_vcards, ContactsOptions, VcardVersion};
     use mailshift_model::{Location, Report};
     use mailshift_testkit::radicale::{Radicale, MKCOL_BOOK};
-
-    /// PUTs every file of `dir`, GETs it back, checks its UID line survived.
-    fn put_all(server: &Radicale, collection: &str, dir: &Path, ctype: &str) -> usize {
-        let mut n = 0;
-        for f in std::fs::read_dir(dir).unwrap() {
-            let f = f.unwrap().path();
-            let body = std::fs::read(&f).unwrap();
-            let href = format!("{collection}{}", f.file_name().unwrap().to_string_lossy());
-            let (status, text) = server.http("PUT", &href, ctype, &body);
-            assert!(
-                status == 201 || status == 204,
-                "PUT {href}: {status} {text}\n{}",
-                String::from_utf8_lossy(&body)
-            );
-            let (status, got) = server.http("GET", &href, "text/plain", b"");
-            assert_eq!(status, 200, "GET {href}");
-            let sent = String::from_utf8_lossy(&body).replace("\r\n ", "");
-            let got = got.replace("\r\n ", "");
-            let uid = sent.lines().find(|l| l.starts_with("UID:")).unwrap();
-            assert!(got.contains(uid), "{href}: {uid} not in\n{got}");
-            n += 1;
-        }
-        n
-    }
 
     #[test]
     fn radicale_accepts_every_pst_card_and_event() {
@@ -424,7 +399,7 @@ mod radicale {
                     let col = format!("/test/book-{i}-{v:?}/");
                     let (status, text) = server.http("MKCOL", &col, "application/xml", MKCOL_BOOK.as_bytes());
                     assert_eq!(status, 201, "MKCOL {col}: {text}");
-                    let n = put_all(&server, &col, &dir, "text/vcard");
+                    let n = server.put_and_get_dir(&col, &dir, "text/vcard", "UID:");
                     assert_eq!(n, c.len(), "{file}");
                     cards += n;
                 }
@@ -439,7 +414,7 @@ mod radicale {
                 let col = format!("/test/cal-{i}/");
                 let (status, text) = server.http("MKCALENDAR", &col, "application/xml", b"");
                 assert_eq!(status, 201, "MKCALENDAR {col}: {text}");
-                objects += put_all(&server, &col, &dir, "text/calendar");
+                objects += server.put_and_get_dir(&col, &dir, "text/calendar", "UID:");
             }
         }
         eprintln!("radicale stored {cards} vCards and {objects} calendar files from PSTs");

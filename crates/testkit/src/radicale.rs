@@ -75,4 +75,36 @@ impl Radicale {
         let body = resp.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
         (status, body)
     }
+
+    /// PUTs every file of `dir` into `collection` (a path ending in `/`),
+    /// GETs each back and asserts that the server took it and kept every
+    /// line that starts with `marker` (compared unfolded). Returns how many
+    /// files it stored.
+    pub fn put_and_get_dir(&self, collection: &str, dir: &Path, content_type: &str, marker: &str) -> usize {
+        let unfold = |s: &str| s.replace("\r\n ", "").replace("\n ", "");
+        let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        for f in &files {
+            let name = f.file_name().unwrap().to_string_lossy().into_owned();
+            let body = std::fs::read(f).unwrap();
+            let href = format!("{collection}{name}");
+            let (status, text) = self.http("PUT", &href, content_type, &body);
+            assert!(
+                status == 201 || status == 204,
+                "PUT {href}: {status} {text}\n{}",
+                String::from_utf8_lossy(&body)
+            );
+            let (status, got) = self.http("GET", &href, "text/plain", b"");
+            assert_eq!(status, 200, "GET {href}");
+            let sent = unfold(&String::from_utf8_lossy(&body));
+            let got = unfold(&got);
+            let mut kept = 0;
+            for line in sent.lines().filter(|l| l.starts_with(marker)) {
+                assert!(got.contains(line.trim_end()), "GET {href}: {line:?} missing in\n{got}");
+                kept += 1;
+            }
+            assert!(kept > 0, "{href}: no {marker} line was sent");
+        }
+        files.len()
+    }
 }

@@ -2,42 +2,12 @@
 //! package `radicale`) on 127.0.0.1, storage in a temp dir, gets every
 //! produced vCard and iCalendar object by PUT and gives it back by GET.
 
-use std::path::Path;
 
 use mailshift_contacts::{read_calendar, write_calendar, ContactsOptions, VcardVersion};
 use mailshift_model::Report;
 use mailshift_testkit::radicale::{Radicale, MKCOL_BOOK};
 
 use crate::common::{address_books, corpus, read};
-
-fn unfold(s: &str) -> String {
-    s.replace("\r\n ", "").replace("\n ", "")
-}
-
-/// PUTs every file of `dir` into `collection` and GETs it back; returns how many.
-fn put_and_get(server: &Radicale, collection: &str, dir: &Path, content_type: &str, marker: &str) -> usize {
-    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
-    files.sort();
-    for f in &files {
-        let name = f.file_name().unwrap().to_string_lossy().into_owned();
-        let body = std::fs::read(f).unwrap();
-        let href = format!("{collection}{name}");
-        let (status, text) = server.http("PUT", &href, content_type, &body);
-        assert!(
-            status == 201 || status == 204,
-            "PUT {href}: {status} {text}\n{}",
-            String::from_utf8_lossy(&body)
-        );
-        let (status, got) = server.http("GET", &href, "text/plain", b"");
-        assert_eq!(status, 200, "GET {href}");
-        let sent = unfold(&String::from_utf8_lossy(&body));
-        let got = unfold(&got);
-        for line in sent.lines().filter(|l| l.starts_with(marker)) {
-            assert!(got.contains(line.trim_end()), "GET {href}: {line:?} missing in\n{got}");
-        }
-    }
-    files.len()
-}
 
 #[test]
 fn radicale_accepts_every_card_and_calendar_object() {
@@ -66,7 +36,7 @@ fn radicale_accepts_every_card_and_calendar_object() {
             let collection = format!("/test/book-{i}-{version:?}/");
             let (status, text) = server.http("MKCOL", &collection, "application/xml", MKCOL_BOOK.as_bytes());
             assert_eq!(status, 201, "MKCOL {collection}: {text}");
-            let n = put_and_get(&server, &collection, &dir, "text/vcard", "UID:");
+            let n = server.put_and_get_dir(&collection, &dir, "text/vcard", "UID:");
             assert_eq!(n, contacts.len(), "{}: cards stored", path.display());
             cards += n;
         }
@@ -78,7 +48,7 @@ fn radicale_accepts_every_card_and_calendar_object() {
         let collection = format!("/test/cal-{i}/");
         let (status, text) = server.http("MKCALENDAR", &collection, "application/xml", b"");
         assert_eq!(status, 201, "MKCALENDAR {collection}: {text}");
-        put_and_get(&server, &collection, &dir, "text/calendar", "DTSTART");
+        server.put_and_get_dir(&collection, &dir, "text/calendar", "DTSTART");
         objects += objs.len();
     }
     eprintln!("radicale stored {cards} vCards and {objects} calendar objects");
