@@ -11,6 +11,10 @@ Pairs timed (the same zstd level, 3, and every core for both):
   verify   zstd -dc A | tar -tf -           vs  mailshift verify A
   restore  zstd -dc A | tar -xf - -C DEST   vs  mailshift restore A DEST
 
+With `age` installed, the same three again encrypted (`--encrypt-to`, one
+X25519 recipient; `| age -r R` and `age -d -i KEY |` in the pipelines):
+ops backup-age, verify-age, restore-age (no goal; shown for the cost of age).
+
 mailshift does more in each: it hashes every message (BLAKE3, twice: raw
 and CRLF-normalised), writes the manifest and the whole-file hash, checks
 every entry on verify and fsyncs on backup and restore. The harness runs
@@ -142,12 +146,28 @@ def main():
          prep=clean)
     sizes = {"tar+zstd": os.path.getsize(ref) if os.path.exists(ref) else None,
              "mailshift": os.path.getsize(ours) if os.path.exists(ours) else None}
+    ops = ["backup", "verify", "restore"]
+    if shutil.which("age") and shutil.which("age-keygen"):
+        key = os.path.join(work, "key.txt")
+        subprocess.run(["age-keygen", "-o", key], check=True, stderr=subprocess.DEVNULL)
+        rcpt = subprocess.run(["age-keygen", "-y", key], check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
+        ref_age = ref + ".age"
+        ours_age = os.path.join(ours_dir, "bencha.tar.zst.age")
+        pair("backup-age", f"tar -cf - -C '{parent}' '{base}' | zstd -q -T0 -3 | age -r {rcpt} -o '{ref_age}'",
+             [MAILSHIFT, "backup", src, "--to", ours_dir, "--name", "bencha", "--level", "3", "--encrypt-to", rcpt])
+        pair("verify-age", f"age -d -i '{key}' '{ref_age}' | zstd -dc | tar -tf - > /dev/null",
+             [MAILSHIFT, "verify", ours_age, "--identity", key])
+        pair("restore-age", f"age -d -i '{key}' '{ref_age}' | zstd -dc | tar -xf - -C '{dest_theirs}'",
+             [MAILSHIFT, "restore", ours_age, dest_ours, "--identity", key], prep=clean)
+        ops += ["backup-age", "verify-age", "restore-age"]
+    else:
+        log("age not installed: the encrypted pairs are left out")
 
     print(f"\n{msgs} messages, {size / 2**20:.0f} MiB maildir (zstd level 3, all cores; times include a final sync)")
     print(f"archive size: tar+zstd {sizes['tar+zstd']}, mailshift {sizes['mailshift']} bytes")
     print(f"{'op':<8} {'tool':<10} {'seconds':>8} {'MB/s':>8} {'RSS MiB':>8} {'CPU s':>7} {'throughput vs tar+zstd':>24}"
           f" {'CPU vs tar+zstd':>16}")
-    for op in ("backup", "verify", "restore"):
+    for op in ops:
         them = next((r for r in rows if r["op"] == op and r["tool"] == "tar+zstd"), None)
         for r in (x for x in rows if x["op"] == op):
             if not r["ok"]:

@@ -13,11 +13,23 @@
 //! the directory fsynced. A crash, a full disk or a vanished target leaves
 //! no file under a final name; on any error the partial files are removed.
 //! An existing archive or manifest is never overwritten.
+//!
+//! Incremental backups are snapshots: the manifest lists every message the
+//! store holds, and those whose bytes (same exact fingerprint) an archive
+//! of the chain already holds are listed with `stored_in` instead of being
+//! stored again, wherever they are now and whatever their flags. So a
+//! moved or re-flagged message costs one manifest line, and a deleted one
+//! is simply not listed.
+//!
+//! With recipients, the zstd stream goes through age before the file
+//! (`NAME.tar.zst.age`) and the manifest beside it is encrypted too; see
+//! [`crate::crypt`] for why.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Seek, Write};
 use std::ops::ControlFlow;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -35,10 +47,11 @@ use mailshift_model::{
 use tar::{Builder, EntryType};
 
 use crate::budget::Budget;
+use crate::crypt::{Identities, Recipients, AGE_EXT};
 use crate::hash_reader::HashReader;
 use crate::manifest::{
     self, ArchiveRecord, EndRecord, EntryKind, EntryRecord, FolderRecord, Header, Known, MessageRecord,
-    Parent, Record,
+    Parent, Record, SealedRecord, StoredIn,
 };
 use crate::tarfmt;
 use crate::{ARCHIVE_EXT, MAILDIR_DIR, MANIFEST_ENTRY, MANIFEST_EXT, ORIGINAL_DIR};
@@ -66,6 +79,10 @@ pub struct BackupOptions {
     pub incremental_from: Option<PathBuf>,
     /// Set from outside (Ctrl-C) to stop: the partial archive is removed.
     pub cancel: Option<Arc<AtomicBool>>,
+    /// Encrypt the archive and its manifest to these age recipients.
+    pub recipients: Recipients,
+    /// Opens the manifests of an encrypted parent chain.
+    pub identities: Option<Arc<Identities>>,
 }
 
 impl Default for BackupOptions {
@@ -78,6 +95,8 @@ impl Default for BackupOptions {
             original: None,
             incremental_from: None,
             cancel: None,
+            recipients: Recipients::default(),
+            identities: None,
         }
     }
 }
@@ -134,18 +153,34 @@ pub fn backup(
 ) -> Result<BackupSummary> {
     let started = Instant::now();
     check_name(&opts.name).map_err(|e| Error::refused(Location::path(dir), e))?;
-    let archive = dir.join(format!("{}{ARCHIVE_EXT}", opts.name));
+    let encrypt = !opts.recipients.is_empty();
+    let plain = dir.join(format!("{}{ARCHIVE_EXT}", opts.name));
+    let sealed_name = format!("{}{ARCHIVE_EXT}{AGE_EXT}", opts.name);
+    let archive = if encrypt { dir.join(&sealed_name) } else { plain.clone() };
+    let other = if encrypt { plain } else { dir.join(&sealed_name) };
     let manifest_final = dir.join(format!("{}{MANIFEST_EXT}", opts.name));
-    let partial = dir.join(format!("{}{ARCHIVE_EXT}.partial", opts.name));
+    let partial = archive.with_file_name(format!("{}.partial", base_name(&archive)));
     let manifest_partial = dir.join(format!("{}{MANIFEST_EXT}.partial", opts.name));
+    let enc_final = dir.join(format!("{}{MANIFEST_EXT}{AGE_EXT}", opts.name));
+    let enc_partial = dir.join(format!("{}{MANIFEST_EXT}{AGE_EXT}.partial", opts.name));
+    let paths = Paths {
+        archive: archive.clone(),
+        partial: partial.clone(),
+        manifest: manifest_final.clone(),
+        manifest_partial: manifest_partial.clone(),
+        encrypted_manifest: encrypt.then(|| (enc_final.clone(), enc_partial.clone())),
+    };
     let exists = |p: &Path| fs::symlink_metadata(p).is_ok();
-    // A kill between the two final renames leaves the manifest beside a
-    // partial archive: that manifest belongs to no archive and is removed.
-    let orphan = exists(&manifest_final) && !exists(&archive) && exists(&partial);
-    if orphan {
-        fs::remove_file(&manifest_final).map_err(|e| Error::io(Location::path(&manifest_final), e))?;
+    // A kill between the final renames leaves the manifest(s) beside a
+    // partial archive: they belong to no archive and are removed.
+    if !exists(&archive) && exists(&partial) {
+        for m in [&manifest_final, &enc_final] {
+            if exists(m) {
+                fs::remove_file(m).map_err(|e| Error::io(Location::path(m), e))?;
+            }
+        }
     }
-    for p in [&archive, &manifest_final] {
+    for p in [&archive, &other, &manifest_final, &enc_final] {
         if exists(p) {
             return Err(Error::refused(
                 Location::path(p),
@@ -157,7 +192,7 @@ pub fn backup(
     let mut report = Report::new("backup");
     report.source = Some(describe(source));
     report.destination = Some(archive.display().to_string());
-    for p in [&partial, &manifest_partial] {
+    for p in [&partial, &manifest_partial, &enc_partial] {
         if fs::symlink_metadata(p).is_ok() {
             fs::remove_file(p).map_err(|e| Error::io(Location::path(p), e))?;
             report.findings.push(Finding::info(
@@ -168,7 +203,7 @@ pub fn backup(
         }
     }
     let chain = match &opts.incremental_from {
-        Some(p) => manifest::load_chain(p)?,
+        Some(p) => manifest::load_chain(p, opts.identities.as_deref())?,
         None => Vec::new(),
     };
     let parent = opts.incremental_from.as_ref().map(|p| Parent {
@@ -177,13 +212,16 @@ pub fn backup(
     });
     let known = Known::from_chain(&chain);
 
+    // Mail is private: archives and manifests are readable by their owner
+    // only (0600), whatever the umask of the backup job.
     let file = OpenOptions::new()
         .write(true)
         .create_new(true)
+        .mode(tarfmt::FILE_MODE)
         .open(&partial)
         .map_err(|e| Error::io(Location::path(&partial), e))?;
-    let result = write_archive(file, source, dir, opts, parent, known, progress, &mut report)
-        .and_then(|w| seal(w, &partial, &archive, &manifest_partial, &manifest_final, dir));
+    let result = write_archive(file, source, dir, &partial, opts, parent, known, progress, &mut report)
+        .and_then(|w| seal(w, &paths, opts, dir));
     match result {
         Ok(sealed) => {
             report.elapsed_seconds = started.elapsed().as_secs_f64();
@@ -202,9 +240,25 @@ pub fn backup(
             // Nothing under a final name was written; leave nothing behind.
             let _ = fs::remove_file(&partial);
             let _ = fs::remove_file(&manifest_partial);
+            let _ = fs::remove_file(&enc_partial);
             Err(e)
         }
     }
+}
+
+fn base_name(p: &Path) -> String {
+    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// Where the files of one backup go.
+struct Paths {
+    archive: PathBuf,
+    partial: PathBuf,
+    /// The manifest beside (the clear stub when encrypted).
+    manifest: PathBuf,
+    manifest_partial: PathBuf,
+    /// When encrypted: the full manifest's final and partial paths.
+    encrypted_manifest: Option<(PathBuf, PathBuf)>,
 }
 
 fn describe(source: &dyn Source) -> String {
@@ -236,13 +290,54 @@ impl<W: Write> Write for HashWriter<W> {
     }
 }
 
-type Tar = Builder<zstd::stream::write::Encoder<'static, HashWriter<File>>>;
+/// Under the zstd stream: the file, or age and then the file.
+enum Sink {
+    Plain(HashWriter<File>),
+    Age(age::stream::StreamWriter<HashWriter<File>>),
+}
+
+impl Sink {
+    fn finish(self) -> io::Result<HashWriter<File>> {
+        match self {
+            Sink::Plain(w) => Ok(w),
+            Sink::Age(w) => w.finish(),
+        }
+    }
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Sink::Plain(w) => w.write(buf),
+            Sink::Age(w) => w.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sink::Plain(w) => w.flush(),
+            Sink::Age(w) => w.flush(),
+        }
+    }
+}
+
+type Tar = Builder<zstd::stream::write::Encoder<'static, Sink>>;
 
 /// What the tar writer is handed.
 enum Piece {
     Dir(String),
-    File { path: String, mtime: i64, data: Vec<u8>, hash: blake3::Hash },
-    Message { data: Vec<u8>, record: MessageRecord },
+    File {
+        path: String,
+        mtime: i64,
+        data: Vec<u8>,
+        hash: blake3::Hash,
+    },
+    Message {
+        data: Vec<u8>,
+        record: MessageRecord,
+    },
+    /// A message listed, its bytes in an earlier archive (`stored_in`).
+    Listed(MessageRecord),
     Folder(FolderRecord),
 }
 
@@ -251,7 +346,7 @@ impl Piece {
     fn bytes(&self) -> u64 {
         match self {
             Piece::File { data, .. } | Piece::Message { data, .. } => data.len() as u64,
-            Piece::Dir(_) | Piece::Folder(_) => 0,
+            Piece::Dir(_) | Piece::Folder(_) | Piece::Listed(_) => 0,
         }
     }
 }
@@ -267,6 +362,9 @@ struct Writing {
     unchanged: u64,
     /// When the backup started: the mtime of directories and other files.
     now: i64,
+    /// For the clear manifest of an encrypted archive.
+    created: String,
+    parent: Option<String>,
 }
 
 impl Writing {
@@ -312,6 +410,7 @@ impl Writing {
                 self.bytes += record.size;
                 self.record(&Record::Message(record))
             }
+            Piece::Listed(record) => self.record(&Record::Message(record)),
             Piece::Folder(f) => self.record(&Record::Folder(f)),
         }
     }
@@ -322,27 +421,33 @@ fn write_archive(
     file: File,
     source: &dyn Source,
     dir: &Path,
+    partial: &Path,
     opts: &BackupOptions,
     parent: Option<Parent>,
     known: Known,
     progress: &dyn Progress,
     report: &mut Report,
 ) -> Result<Writing> {
-    let partial = dir.join(format!("{}{ARCHIVE_EXT}.partial", opts.name));
+    let partial = partial.to_path_buf();
     let io_err = |e: io::Error| Error::io(Location::path(&partial), e);
     let threads = if opts.zstd_threads > 0 { opts.zstd_threads } else { cores() as u32 };
-    let mut enc = zstd::stream::write::Encoder::new(
-        HashWriter { inner: file, hasher: blake3::Hasher::new(), bytes: 0 },
-        opts.level,
-    )
-    .map_err(io_err)?;
+    let hw = HashWriter { inner: file, hasher: blake3::Hasher::new(), bytes: 0 };
+    let sink = if opts.recipients.is_empty() {
+        Sink::Plain(hw)
+    } else {
+        Sink::Age(opts.recipients.encryptor(&partial)?.wrap_output(hw).map_err(io_err)?)
+    };
+    let mut enc = zstd::stream::write::Encoder::new(sink, opts.level).map_err(io_err)?;
     enc.include_checksum(true).map_err(io_err)?;
     if threads > 1 {
         enc.multithread(threads).map_err(io_err)?;
     }
     let spool = tempfile::tempfile_in(dir).map_err(|e| Error::io(Location::path(dir), e))?;
     let now = chrono::Utc::now();
+    let created = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut w = Writing {
+        created: created.clone(),
+        parent: parent.as_ref().map(|p| p.manifest.clone()),
         now: now.timestamp(),
         tar: Builder::new(enc),
         spool: BufWriter::with_capacity(1 << 20, spool),
@@ -356,12 +461,13 @@ fn write_archive(
         format: manifest::FORMAT.to_owned(),
         version: manifest::VERSION,
         name: opts.name.clone(),
-        created: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        tool: format!("mailshift {}", env!("CARGO_PKG_VERSION")),
+        created,
+        tool: tool(),
         source: source.info(),
         level: opts.level,
         original: opts.original.is_some(),
         parent,
+        snapshot: true,
     }))?;
     let top = format!("{}/", opts.name);
     let maildir = format!("{top}{MAILDIR_DIR}/");
@@ -384,7 +490,7 @@ fn write_archive(
         source,
         maildir: &maildir,
         now: now.timestamp(),
-        known: Mutex::new(known.messages),
+        stored: &known.stored,
         keywords: &known.keywords,
         progress,
         stop: AtomicBool::new(false),
@@ -457,8 +563,8 @@ struct Shared<'a> {
     source: &'a dyn Source,
     maildir: &'a str,
     now: i64,
-    /// Copies per (folder, exact hash) the parent chain holds, counted down.
-    known: Mutex<HashMap<(String, ExactHash), u32>>,
+    /// Where the parent chain holds the bytes of each message it stored.
+    stored: &'a HashMap<ExactHash, StoredIn>,
     keywords: &'a BTreeMap<String, Vec<(usize, String)>>,
     progress: &'a dyn Progress,
     stop: AtomicBool,
@@ -476,15 +582,9 @@ impl Shared<'_> {
         self.stop.load(Ordering::Relaxed) || self.cancelled()
     }
 
-    fn in_parent(&self, folder: &str, exact: ExactHash) -> bool {
-        let mut known = self.known.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        match known.get_mut(&(folder.to_owned(), exact)) {
-            Some(n) if *n > 0 => {
-                *n -= 1;
-                true
-            }
-            _ => false,
-        }
+    /// Where an archive of the parent chain holds these bytes.
+    fn in_parent(&self, exact: ExactHash) -> Option<StoredIn> {
+        self.stored.get(&exact).cloned()
     }
 }
 
@@ -604,12 +704,17 @@ fn read_folder(sh: &Shared<'_>, group: &Group, tx: &SyncSender<Piece>) -> Report
                     report.bytes_read += size;
                     sh.progress.message(size);
                     match message_pieces(sh, &mut st, m) {
-                        None => {
+                        (pieces, false) => {
+                            for p in pieces {
+                                if !send(p) {
+                                    return ControlFlow::Break(());
+                                }
+                            }
                             report.written += 1;
                             report.already_present += 1;
                             st.stats.written += 1;
                         }
-                        Some(pieces) => {
+                        (pieces, true) => {
                             for p in pieces {
                                 if !send(p) {
                                     return ControlFlow::Break(());
@@ -674,8 +779,9 @@ fn read_folder(sh: &Shared<'_>, group: &Group, tx: &SyncSender<Piece>) -> Report
 }
 
 /// The pieces for one message (a new `dovecot-keywords` first when it uses
-/// a new letter), or `None` when the parent backup already holds it.
-fn message_pieces(sh: &Shared<'_>, st: &mut FolderState, m: mailshift_model::Message) -> Option<Vec<Piece>> {
+/// a new letter) and whether its bytes are stored here (`false`: only
+/// listed, an archive of the parent chain holds them).
+fn message_pieces(sh: &Shared<'_>, st: &mut FolderState, m: mailshift_model::Message) -> (Vec<Piece>, bool) {
     let fp = Fingerprint::of(&m.raw);
     let received = m.envelope.received.or_else(|| headers::date(&m.raw));
     let secs = received.map_or(0, |t| t.timestamp());
@@ -684,9 +790,7 @@ fn message_pieces(sh: &Shared<'_>, st: &mut FolderState, m: mailshift_model::Mes
     let n = st.counts.entry((secs, short)).or_insert(0);
     *n += 1;
     let n = *n;
-    if sh.in_parent(&st.key, fp.exact) {
-        return None;
-    }
+    let stored_in = sh.in_parent(fp.exact);
     let unique = mailshift_unique(secs, &fp.exact.to_hex(), n);
     let flags = &m.envelope.flags;
     let mut pieces = Vec::with_capacity(2);
@@ -723,9 +827,14 @@ fn message_pieces(sh: &Shared<'_>, st: &mut FolderState, m: mailshift_model::Mes
         keywords: kept,
         received: m.envelope.received,
         mtime,
+        stored_in,
     };
+    if record.stored_in.is_some() {
+        pieces.push(Piece::Listed(record));
+        return (pieces, false);
+    }
     pieces.push(Piece::Message { data: m.raw, record });
-    Some(pieces)
+    (pieces, true)
 }
 
 /// Appends the source files as they are under `prefix`.
@@ -788,26 +897,16 @@ struct Sealed {
 
 /// Ends the manifest, appends it, finishes the stream, syncs, writes the
 /// manifest beside, and renames both into place.
-fn seal(
-    mut w: Writing,
-    partial: &Path,
-    archive: &Path,
-    manifest_partial: &Path,
-    manifest_final: &Path,
-    dir: &Path,
-) -> Result<Sealed> {
+fn seal(mut w: Writing, paths: &Paths, opts: &BackupOptions, dir: &Path) -> Result<Sealed> {
+    let (partial, archive) = (paths.partial.as_path(), paths.archive.as_path());
+    let (manifest_partial, manifest_final) = (paths.manifest_partial.as_path(), paths.manifest.as_path());
     let end = EndRecord { entries: w.entries, messages: w.messages, bytes: w.bytes, unchanged: w.unchanged };
     w.record(&Record::End(end.clone()))?;
     let spool_err = |e: io::Error| Error::io(Location::path("(manifest spool)"), e);
     let mut spool = w.spool.into_inner().map_err(|e| spool_err(e.into_error()))?;
     let size = spool.stream_position().map_err(spool_err)?;
     spool.rewind().map_err(spool_err)?;
-    let top = archive
-        .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.strip_suffix(ARCHIVE_EXT))
-        .unwrap_or("backup")
-        .to_owned();
+    let top = opts.name.clone();
     let mut tar = w.tar;
     let mtime = chrono::Utc::now().timestamp();
     let io_err = |e: io::Error| Error::io(Location::path(partial), e);
@@ -822,7 +921,7 @@ fn seal(
     .map_err(io_err)?;
     tar.finish().map_err(io_err)?;
     let enc = tar.into_inner().map_err(io_err)?;
-    let hw = enc.finish().map_err(io_err)?;
+    let hw = enc.finish().map_err(io_err)?.finish().map_err(io_err)?;
     let bytes = hw.bytes;
     let blake3 = hw.hasher.finalize().to_hex().to_string();
     let file = hw.inner;
@@ -830,31 +929,87 @@ fn seal(
     drop(file);
 
     // The manifest beside: the same lines plus the archive's hash.
-    let m_err = |e: io::Error| Error::io(Location::path(manifest_partial), e);
-    let mf = OpenOptions::new().write(true).create_new(true).open(manifest_partial).map_err(m_err)?;
-    let mut mw = BufWriter::with_capacity(1 << 20, mf);
-    spool.rewind().map_err(spool_err)?;
-    io::copy(&mut (&mut spool).take(size), &mut mw).map_err(m_err)?;
-    let file_name = archive.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let mut line = serde_json::to_vec(&Record::Archive(ArchiveRecord {
-        file: file_name,
+    let archive_line = json_line(&Record::Archive(ArchiveRecord {
+        file: base_name(archive),
         size: bytes,
         blake3: blake3.clone(),
-    }))
-    .map_err(|e| m_err(io::Error::other(e)))?;
-    line.push(b'\n');
-    mw.write_all(&line).map_err(m_err)?;
-    let mf = mw.into_inner().map_err(|e| m_err(e.into_error()))?;
-    mf.sync_all().map_err(m_err)?;
-    drop(mf);
-    // The archive's rename is the commit point: its manifest is in place first.
-    rename_noreplace(manifest_partial, manifest_final)?;
+    }));
+    spool.rewind().map_err(spool_err)?;
+    let mut body = (&mut spool).take(size).chain(archive_line.as_slice());
+    match &paths.encrypted_manifest {
+        None => {
+            write_synced(manifest_partial, |w| io::copy(&mut body, w).map(drop))?;
+        }
+        Some((enc_final, enc_partial)) => {
+            // The full manifest encrypted; in clear only what the file
+            // server shows anyway, and the hashes that prove both files.
+            let mut enc_hash = (0u64, String::new());
+            let recipients = &opts.recipients;
+            write_synced(enc_partial, |w| {
+                let hw = HashWriter { inner: w, hasher: blake3::Hasher::new(), bytes: 0 };
+                let enc = recipients.encryptor(enc_partial).map_err(io::Error::other)?;
+                let mut aw = enc.wrap_output(hw)?;
+                io::copy(&mut body, &mut aw)?;
+                let hw = aw.finish()?;
+                enc_hash = (hw.bytes, hw.hasher.finalize().to_hex().to_string());
+                Ok(())
+            })?;
+            let sealed = json_line(&Record::Sealed(SealedRecord {
+                format: manifest::FORMAT.to_owned(),
+                version: manifest::VERSION,
+                name: opts.name.clone(),
+                created: w.created.clone(),
+                tool: tool(),
+                encryption: "age".to_owned(),
+                manifest: base_name(enc_final),
+                manifest_size: enc_hash.0,
+                manifest_blake3: enc_hash.1,
+                parent: w.parent.clone(),
+            }));
+            write_synced(manifest_partial, |w| {
+                w.write_all(&sealed)?;
+                w.write_all(&archive_line)
+            })?;
+            rename_noreplace(enc_partial, enc_final)?;
+        }
+    }
+    // The archive's rename is the commit point: its manifests are in place first.
+    if let Err(e) = rename_noreplace(manifest_partial, manifest_final) {
+        if let Some((f, _)) = &paths.encrypted_manifest {
+            let _ = fs::remove_file(f);
+        }
+        return Err(e);
+    }
     if let Err(e) = rename_noreplace(partial, archive) {
         let _ = fs::remove_file(manifest_final);
+        if let Some((f, _)) = &paths.encrypted_manifest {
+            let _ = fs::remove_file(f);
+        }
         return Err(e);
     }
     sync_dir(dir).map_err(|e| Error::io(Location::path(dir), e))?;
     Ok(Sealed { bytes, blake3, end })
+}
+
+fn tool() -> String {
+    format!("mailshift {}", env!("CARGO_PKG_VERSION"))
+}
+
+fn json_line(r: &Record) -> Vec<u8> {
+    let mut line = serde_json::to_vec(r).unwrap_or_default();
+    line.push(b'\n');
+    line
+}
+
+/// Writes a new file at `path` with `fill`, then fsyncs it.
+fn write_synced(path: &Path, fill: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>) -> Result<()> {
+    let err = |e: io::Error| Error::io(Location::path(path), e);
+    let f =
+        OpenOptions::new().write(true).create_new(true).mode(tarfmt::FILE_MODE).open(path).map_err(err)?;
+    let mut w = BufWriter::with_capacity(1 << 20, f);
+    fill(&mut w).map_err(err)?;
+    let f = w.into_inner().map_err(|e| err(e.into_error()))?;
+    f.sync_all().map_err(err)
 }
 
 /// Renames without ever replacing an existing file.

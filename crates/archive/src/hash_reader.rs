@@ -23,3 +23,19 @@ impl<R: Read> Read for HashReader<R> {
         Ok(n)
     }
 }
+
+/// A reader that tells `progress` how many bytes it yielded: the bars of
+/// `verify` and `restore` count the archive file's bytes against its size,
+/// the one total known before the stream is read.
+pub(crate) struct Counted<'a, R> {
+    pub inner: R,
+    pub progress: &'a dyn mailshift_model::Progress,
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.progress.message(n as u64);
+        Ok(n)
+    }
+}

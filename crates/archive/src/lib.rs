@@ -22,6 +22,16 @@
 //! (or `zstd -dc NAME.tar.zst | tar -x`) gives `NAME/maildir`, which
 //! Dovecot serves as it is.
 //!
+//! Encrypted (`--encrypt-to`, see [`crypt`]): `NAME.tar.zst.age` is the
+//! same zstd stream inside age, the full manifest is beside it as
+//! `NAME.manifest.jsonl.age`, and `NAME.manifest.jsonl` keeps in clear only
+//! names, sizes and the BLAKE3 of both encrypted files.
+//!
+//! Incremental backups are snapshots (manifest version 2): the newest
+//! manifest lists every message present, pointing into earlier archives of
+//! the chain for bytes it does not store again; [`restore::restore_chain`]
+//! restores the mailbox as that manifest lists it.
+//!
 //! - [`backup()`]: a [`Source`](mailshift_model::Source) into an archive,
 //!   written as `NAME.tar.zst.partial`, fsynced, renamed; never overwrites.
 //! - [`verify()`]: every entry against the manifest and the whole-file hash;
@@ -35,6 +45,8 @@
 
 pub mod backup;
 mod budget;
+pub mod crypt;
+pub use crypt::{Identities, Recipients};
 pub mod drill;
 mod hash_reader;
 pub use drill::{drill, DrillOptions, DrillResult};
@@ -60,10 +72,12 @@ pub const ORIGINAL_DIR: &str = "original";
 /// The manifest's file name inside `NAME/`.
 pub const MANIFEST_ENTRY: &str = "manifest.jsonl";
 
-/// The manifest that belongs beside `archive`: `X.tar.zst` →
-/// `X.manifest.jsonl` (any other name gets the extension appended).
+/// The manifest that belongs beside `archive`: `X.tar.zst` or
+/// `X.tar.zst.age` → `X.manifest.jsonl` (any other name gets the extension
+/// appended).
 pub fn manifest_path(archive: &std::path::Path) -> std::path::PathBuf {
     let name = archive.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let stem = name.strip_suffix(ARCHIVE_EXT).unwrap_or(&name);
+    let name = name.strip_suffix(crypt::AGE_EXT).unwrap_or(&name);
+    let stem = name.strip_suffix(ARCHIVE_EXT).unwrap_or(name);
     archive.with_file_name(format!("{stem}{MANIFEST_EXT}"))
 }

@@ -5,18 +5,30 @@
 //! inside the archive); beside the archive one more line, `archive`, with
 //! the BLAKE3 and size of the whole `.tar.zst` file. Plain JSON lines so that
 //! anyone can read it without mailshift (`jq`, `grep`).
+//!
+//! Version 2 manifests are *snapshots*: every message present at backup
+//! time is listed, also those whose bytes an earlier archive of the chain
+//! holds (`stored_in`); so the newest manifest of a chain alone says what
+//! the mailbox was, deletions, flag changes and moves included. Version 1
+//! manifests (no `snapshot` in the header) list only the messages stored in
+//! their own archive and are still read.
+//!
+//! An encrypted archive (`NAME.tar.zst.age`) has its full manifest beside it
+//! encrypted (`NAME.manifest.jsonl.age`) and in clear only a `sealed` and an
+//! `archive` line in `NAME.manifest.jsonl` (see [`crate::crypt`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
+use crate::crypt::Identities;
 use mailshift_model::{Error, ExactHash, Flags, Location, LogicalKey, Result, SourceInfo, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// The `format` of every header.
 pub const FORMAT: &str = "mailshift-archive";
 /// The manifest version this crate writes and reads.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// One line of the manifest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,6 +40,29 @@ pub enum Record {
     Folder(FolderRecord),
     End(EndRecord),
     Archive(ArchiveRecord),
+    Sealed(SealedRecord),
+}
+
+/// The clear first line of an encrypted archive's manifest: only what the
+/// file server shows anyway (names, time, sizes), nothing about the mail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedRecord {
+    /// Always [`FORMAT`].
+    pub format: String,
+    pub version: u32,
+    pub name: String,
+    pub created: String,
+    pub tool: String,
+    /// `age`.
+    pub encryption: String,
+    /// The encrypted full manifest's file name (beside this one), size and
+    /// BLAKE3 (of the encrypted bytes: checked without a key).
+    pub manifest: String,
+    pub manifest_size: u64,
+    pub manifest_blake3: String,
+    /// The parent's manifest file name, for an incremental backup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
 }
 
 /// What the archive is.
@@ -50,6 +85,10 @@ pub struct Header {
     /// For an incremental backup: the manifest it builds on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<Parent>,
+    /// Every message present at backup time is listed (version 2): those
+    /// an earlier archive holds carry `stored_in`.
+    #[serde(default)]
+    pub snapshot: bool,
 }
 
 /// The backup an incremental one builds on.
@@ -101,6 +140,20 @@ pub struct MessageRecord {
     /// The entry's mtime (seconds since 1970): the received date, else the
     /// Date: header, else the time of the backup.
     pub mtime: i64,
+    /// Not in this archive: the bytes are the entry of an earlier archive
+    /// of the chain (the same message, maybe since moved or re-flagged).
+    /// `path` is then where the message belongs in this snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored_in: Option<StoredIn>,
+}
+
+/// Where the bytes of a message listed but not stored are.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct StoredIn {
+    /// The manifest file name of the archive that holds the entry.
+    pub manifest: String,
+    /// The entry's path in that archive.
+    pub path: String,
 }
 
 impl MessageRecord {
@@ -159,6 +212,8 @@ pub struct Manifest {
     pub folders: Vec<FolderRecord>,
     pub end: Option<EndRecord>,
     pub archive: Option<ArchiveRecord>,
+    /// Only in the clear manifest of an encrypted archive.
+    pub sealed: Option<SealedRecord>,
     /// Lines that are not records (1-based line number, text).
     pub bad_lines: Vec<(u64, String)>,
 }
@@ -198,30 +253,76 @@ impl Manifest {
             Record::Header(h) => self.header = Some(h),
             Record::End(e) => self.end = Some(e),
             Record::Archive(a) => self.archive = Some(a),
+            Record::Sealed(s) => self.sealed = Some(s),
             Record::Folder(f) => self.folders.push(f),
             r @ (Record::Entry(_) | Record::Message(_)) => self.records.push(r),
         }
     }
 
-    /// The message records.
+    /// The message records (those stored here and those listed with
+    /// `stored_in`).
     pub fn messages(&self) -> impl Iterator<Item = &MessageRecord> {
         self.records.iter().filter_map(|r| match r {
             Record::Message(m) => Some(m),
             _ => None,
         })
     }
+
+    /// The messages whose bytes this archive holds.
+    pub fn stored_messages(&self) -> impl Iterator<Item = &MessageRecord> {
+        self.messages().filter(|m| m.stored_in.is_none())
+    }
+
+    /// A snapshot manifest of an incremental backup: restoring it means
+    /// restoring the chain as this manifest lists it.
+    pub fn is_snapshot_increment(&self) -> bool {
+        self.header.as_ref().is_some_and(|h| h.snapshot && h.parent.is_some())
+    }
+
+    /// The parent's manifest file name (clear or full manifest).
+    pub fn parent_name(&self) -> Option<&str> {
+        self.header
+            .as_ref()
+            .and_then(|h| h.parent.as_ref().map(|p| p.manifest.as_str()))
+            .or_else(|| self.sealed.as_ref().and_then(|s| s.parent.as_deref()))
+    }
+}
+
+/// Loads the full manifest at `path`: for an encrypted archive (a clear
+/// manifest with a `sealed` line) the encrypted one beside it, decrypted
+/// with `keys`; its `archive` line must agree with the clear one.
+pub fn load_full(path: &Path, keys: Option<&Identities>) -> Result<Manifest> {
+    let clear = Manifest::load(path)?;
+    let Some(sealed) = clear.sealed.clone() else { return Ok(clear) };
+    let enc = path.with_file_name(&sealed.manifest);
+    let Some(keys) = keys else {
+        return Err(Error::refused(
+            Location::path(&enc),
+            "the manifest is encrypted: give --identity FILE (an age identity of a recipient)",
+        ));
+    };
+    let f = std::fs::File::open(&enc).map_err(|e| Error::io(Location::path(&enc), e))?;
+    let r = keys.decrypt(std::io::BufReader::new(f), &enc)?;
+    let full = Manifest::parse(std::io::BufReader::new(r)).map_err(|e| Error::io(Location::path(&enc), e))?;
+    if full.archive != clear.archive {
+        return Err(Error::format(
+            Location::path(&enc),
+            "the encrypted manifest names another archive than the clear one beside it",
+        ));
+    }
+    Ok(full)
 }
 
 /// Loads `path` and every manifest it builds on (its `parent`, found beside
 /// it), oldest first.
-pub fn load_chain(path: &Path) -> Result<Vec<(PathBuf, Manifest)>> {
+pub fn load_chain(path: &Path, keys: Option<&Identities>) -> Result<Vec<(PathBuf, Manifest)>> {
     let mut chain = Vec::new();
     let mut next = Some(path.to_path_buf());
     while let Some(p) = next.take() {
         if chain.len() > 10_000 || chain.iter().any(|(q, _): &(PathBuf, Manifest)| q == &p) {
             return Err(Error::format(Location::path(&p), "the chain of parent manifests loops"));
         }
-        let m = Manifest::load(&p)?;
+        let m = load_full(&p, keys)?;
         if m.header.is_none() {
             return Err(Error::format(Location::path(&p), "not a mailshift manifest (no header line)"));
         }
@@ -234,26 +335,50 @@ pub fn load_chain(path: &Path) -> Result<Vec<(PathBuf, Manifest)>> {
     Ok(chain)
 }
 
-/// What an incremental backup leaves out: how many copies of each message
-/// (by folder and exact fingerprint) the chain holds, and the keyword
+/// What a chain of backups knows: how many copies of each message (by
+/// folder and exact fingerprint) the mailbox had at the newest backup,
+/// where the bytes of every message ever stored are, and the keyword
 /// letters of each folder.
 #[derive(Debug, Clone, Default)]
 pub struct Known {
     pub messages: HashMap<(String, ExactHash), u32>,
+    /// Exact fingerprint → the archive entry holding those bytes.
+    pub stored: HashMap<ExactHash, StoredIn>,
     pub keywords: BTreeMap<String, Vec<(usize, String)>>,
 }
 
 impl Known {
-    /// Everything the manifests of a chain hold.
+    /// Everything the manifests of a chain (oldest first) hold. The newest
+    /// snapshot alone says which messages are present; before version 2,
+    /// every manifest of the chain adds its messages.
     pub fn from_chain(chain: &[(PathBuf, Manifest)]) -> Self {
         let mut k = Known::default();
-        for (_, m) in chain {
+        let snapshot = chain.last().is_some_and(|(_, m)| m.header.as_ref().is_some_and(|h| h.snapshot));
+        let n = chain.len();
+        for (i, (path, m)) in chain.iter().enumerate() {
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             for msg in m.messages() {
-                *k.messages.entry((msg.folder.clone(), msg.exact)).or_insert(0) += 1;
+                if !snapshot || i + 1 == n {
+                    *k.messages.entry((msg.folder.clone(), msg.exact)).or_insert(0) += 1;
+                }
+                let at = msg
+                    .stored_in
+                    .clone()
+                    .unwrap_or_else(|| StoredIn { manifest: name.clone(), path: msg.path.clone() });
+                k.stored.entry(msg.exact).or_insert(at);
             }
             for f in &m.folders {
                 k.keywords.insert(f.folder.clone(), f.keywords.clone());
             }
+        }
+        k
+    }
+
+    /// What one manifest lists (no chain).
+    pub fn from_manifest(m: &Manifest) -> Self {
+        let mut k = Known::default();
+        for msg in m.messages() {
+            *k.messages.entry((msg.folder.clone(), msg.exact)).or_insert(0) += 1;
         }
         k
     }
@@ -273,6 +398,49 @@ mod tests {
         assert_eq!(m.bad_lines[0].0, 2);
     }
 
+    /// A version 1 chain (written before snapshots): each manifest lists
+    /// only what its archive stores, so the chain's messages add up, and
+    /// restore takes the archive-by-archive path.
+    #[test]
+    fn version_1_manifests_are_still_read() {
+        let header = |name: &str, parent: &str| {
+            let parent = if parent.is_empty() {
+                String::new()
+            } else {
+                format!(",\"parent\":{{\"manifest\":\"{parent}\"}}")
+            };
+            format!(
+                "{{\"type\":\"header\",\"format\":\"mailshift-archive\",\"version\":1,\"name\":\"{name}\",\
+                 \"created\":\"2026-01-01T00:00:00Z\",\"tool\":\"mailshift 0.1.0\",\"source\":{{\"format\":\"maildir\",\
+                 \"path\":\"/m\"}},\"level\":3,\"original\":false{parent}}}\n"
+            )
+        };
+        let msg = |name: &str, hex: char| {
+            format!(
+                "{{\"type\":\"message\",\"path\":\"{name}/maildir/cur/1.M{hex}_1.mailshift:2,S\",\"size\":3,\
+                 \"blake3\":\"00\",\"folder\":\"INBOX\",\"exact\":\"{}\",\"logical\":\"mid:x\",\"flags\":\"S\",\
+                 \"mtime\":1}}\n",
+                hex.to_string().repeat(64)
+            )
+        };
+        let end = "{\"type\":\"end\",\"entries\":1,\"messages\":1,\"bytes\":3}\n";
+        let full =
+            Manifest::parse(format!("{}{}{end}", header("full", ""), msg("full", 'a')).as_bytes()).unwrap();
+        let incr = Manifest::parse(
+            format!("{}{}{end}", header("incr", "full.manifest.jsonl"), msg("incr", 'b')).as_bytes(),
+        )
+        .unwrap();
+        assert!(full.bad_lines.is_empty() && incr.bad_lines.is_empty(), "{:?}", incr.bad_lines);
+        assert!(!incr.is_snapshot_increment());
+        assert_eq!(incr.parent_name(), Some("full.manifest.jsonl"));
+        let chain =
+            vec![(PathBuf::from("full.manifest.jsonl"), full), (PathBuf::from("incr.manifest.jsonl"), incr)];
+        let k = Known::from_chain(&chain);
+        assert_eq!(k.messages.len(), 2, "a v1 chain is the union of its manifests");
+        let a = ExactHash(*blake3::Hash::from_hex("a".repeat(64)).unwrap().as_bytes());
+        assert_eq!(k.stored[&a].manifest, "full.manifest.jsonl");
+    }
+
     #[test]
     fn message_flags_round_trip() {
         let r = MessageRecord {
@@ -286,6 +454,7 @@ mod tests {
             keywords: vec!["$Junk".into()],
             received: None,
             mtime: 0,
+            stored_in: None,
         };
         let f = r.flags();
         assert!(f.flagged && f.forwarded && f.seen && !f.draft);

@@ -17,6 +17,14 @@
 //! `dovecot-keywords`, so restoring into a maildir that has other keywords
 //! keeps every flag right.
 //!
+//! A chain of snapshot backups (version 2 manifests) is restored as its
+//! newest manifest lists it ([`restore_chain`]): each listed message is
+//! taken from the archive that holds its bytes and written with the
+//! folder, flags and date of the newest backup; messages deleted since an
+//! earlier backup are not restored. Restore only adds: files already in
+//! DEST are never removed or renamed, so restore a chain into an empty DEST
+//! to get the mailbox exactly as it was.
+//!
 //! Three threads: one decompresses and checks entries, one writes files,
 //! one makes full batches durable and renames them while the next batch is
 //! written, so the disk's flush never stalls the writing.
@@ -26,6 +34,7 @@ use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
 use std::time::Instant;
 
 use filetime::FileTime;
@@ -35,11 +44,13 @@ use mailshift_maildir::name::{
 };
 use mailshift_maildir::Layout;
 use mailshift_model::durable::{sync_dir, RenameBatch};
-use mailshift_model::{Error, Finding, FindingKind, Location, Progress, Report, Result};
+use mailshift_model::{Error, Finding, FindingKind, Flags, Location, Progress, Report, Result};
 use tar::EntryType;
 
 use crate::budget::Budget;
-use crate::manifest::Manifest;
+use crate::crypt::{is_encrypted, Identities};
+use crate::hash_reader::Counted;
+use crate::manifest::{self, Manifest};
 use crate::{tarfmt, MAILDIR_DIR, MANIFEST_ENTRY, ORIGINAL_DIR};
 
 /// Entries in flight between the decompressing and the writing thread.
@@ -51,6 +62,8 @@ pub struct RestoreOptions {
     /// Restore only this folder (its key, `a/b`; `INBOX` for the inbox)
     /// and the folders below it.
     pub folder: Option<String>,
+    /// Open encrypted archives and manifests.
+    pub identities: Option<Arc<Identities>>,
 }
 
 /// Where an accepted entry goes, relative to the destination maildir.
@@ -64,6 +77,21 @@ enum Target {
     Keywords { folder: String },
     /// Something that is not restored and not wrong (the manifest, originals).
     Ignore,
+    /// A message entry of a chain restore: where the newest manifest
+    /// puts these bytes (one or more places).
+    Placed(Vec<Placement>),
+}
+
+/// Where a chain restore writes one message: folder, name, flags and date
+/// from the newest manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Placement {
+    folder: String,
+    unique: String,
+    size: Option<u64>,
+    flags: Flags,
+    mtime: i64,
+    blake3: String,
 }
 
 fn sub_name(s: &str) -> Option<&'static str> {
@@ -73,6 +101,12 @@ fn sub_name(s: &str) -> Option<&'static str> {
         "tmp" => Some("tmp"),
         _ => None,
     }
+}
+
+/// Whether a folder record's `dir` is one a restore may create: the inbox
+/// (`""`) or one Maildir++ folder directory (never a path).
+fn classify_folder_dir(dir: &str) -> bool {
+    dir.is_empty() || (!dir.contains(['/', '\\', '\0']) && is_folder_dir(dir))
 }
 
 fn is_folder_dir(s: &str) -> bool {
@@ -127,37 +161,170 @@ struct Job {
     entry: String,
     mtime: i64,
     data: Vec<u8>,
+    check: Check,
+}
+
+/// What a message's bytes are checked against before they are written.
+enum Check {
+    /// No usable manifest beside the archive (a warning says so).
+    Unchecked,
+    /// The manifest does not list this entry.
+    Unlisted,
+    /// The BLAKE3 the manifest lists.
+    Hash(String),
 }
 
 /// Restores the maildir of `archive` into `dest` (created if missing).
-/// Returns the run's report; refused entries are error findings.
+/// Returns the run's report; refused entries are error findings. An
+/// incremental snapshot backup is restored with its chain
+/// ([`restore_chain`]).
 pub fn restore(
     archive: &Path,
     dest: &Path,
     opts: &RestoreOptions,
     progress: &dyn Progress,
 ) -> Result<Report> {
+    restore_chain(&[archive.to_path_buf()], dest, opts, progress)
+}
+
+/// Restores `archives` (oldest first) into `dest`. When the newest one is
+/// an incremental snapshot backup, the mailbox is restored as its manifest
+/// lists it, from the archives of its chain (those given, else those found
+/// beside its manifest); otherwise each archive is restored in turn.
+pub fn restore_chain(
+    archives: &[PathBuf],
+    dest: &Path,
+    opts: &RestoreOptions,
+    progress: &dyn Progress,
+) -> Result<Report> {
     let started = Instant::now();
-    let loc = || Location::path(archive);
-    let file = File::open(archive).map_err(|e| Error::io(loc(), e))?;
-    progress.begin(1, file.metadata().map(|m| m.len()).unwrap_or(0));
+    let Some(newest) = archives.last() else {
+        return Err(Error::refused(Location::path(dest), "no archive to restore"));
+    };
+    let keys = opts.identities.as_deref();
+    if is_encrypted(newest) && keys.is_none() {
+        return Err(Error::refused(
+            Location::path(newest),
+            "the archive is encrypted: give --identity FILE (an age identity of a recipient)",
+        ));
+    }
     let mut report = Report::new("restore");
-    report.source = Some(archive.display().to_string());
+    report.source = Some(archives.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
     report.destination = Some(dest.display().to_string());
-    let listed = listed_messages(archive, &mut report);
+    let newest_manifest = manifest::load_full(&crate::manifest_path(newest), keys).ok();
+    // What to read: (archive, its message list, its plan).
+    let mut work: Vec<(PathBuf, Option<Listed>, Option<Plan>)> = Vec::new();
+    // Folders of the snapshot, also the empty ones.
+    let mut plan_folders: Vec<String> = Vec::new();
+    if newest_manifest.as_ref().is_some_and(Manifest::is_snapshot_increment) {
+        let chain = manifest::load_chain(&crate::manifest_path(newest), keys)?;
+        let Some((newest_path, snapshot)) = chain.last() else {
+            return Err(Error::format(Location::path(newest), "empty chain"));
+        };
+        let mut plans = plan(newest_path, snapshot, opts.folder.as_deref(), &mut report);
+        plan_folders.extend(
+            snapshot
+                .folders
+                .iter()
+                .filter(|f| classify_folder_dir(&f.dir))
+                .filter(|f| wanted(opts.folder.as_deref(), &Target::Dir { folder: f.dir.clone() }))
+                .map(|f| f.dir.clone()),
+        );
+        for (mpath, m) in &chain {
+            let name = base_name(mpath);
+            let Some(p) = plans.remove(&name) else { continue };
+            let file = m.archive.as_ref().map(|a| a.file.clone()).unwrap_or_default();
+            let path = archives
+                .iter()
+                .find(|a| base_name(a) == file)
+                .cloned()
+                .unwrap_or_else(|| mpath.with_file_name(&file));
+            work.push((path, None, Some(p)));
+        }
+        for (name, left) in plans {
+            let n: usize = left.values().map(Vec::len).sum();
+            report.findings.push(Finding::error(
+                FindingKind::Missing,
+                Location::path(newest_path),
+                format!("{n} message(s) are stored in {name}, which is not part of the chain: not restored"),
+            ));
+        }
+    } else {
+        for a in archives {
+            work.push((a.clone(), listed_messages(a, keys, &mut report)?, None));
+        }
+    }
+    let total: u64 = work.iter().map(|(a, _, _)| fs::metadata(a).map_or(0, |m| m.len())).sum();
+    progress.begin(work.len() as u64, total);
     let dest_existed = dest.exists();
     fs::create_dir_all(dest).map_err(|e| Error::io(Location::path(dest), e))?;
     let (tx, rx) = sync_channel::<Job>(CHANNEL);
     let budget = Budget::default();
     let mut read_result: Result<()> = Ok(());
+    plan_folders.extend(
+        work.iter()
+            .filter_map(|(_, _, p)| p.as_ref())
+            .flat_map(|p| p.values().flatten().map(|pl| pl.folder.clone())),
+    );
+    plan_folders.sort();
+    plan_folders.dedup();
     let write_result = std::thread::scope(|s| {
         let budget = &budget;
         let writer = s.spawn(move || {
-            let r = write_jobs(dest, archive, listed, rx, progress, budget);
+            let r = write_jobs(dest, newest, rx, budget);
             budget.close();
             r
         });
-        read_result = read_jobs(file, archive, opts, &tx, budget, &mut report);
+        read_result = (|| {
+            for f in plan_folders {
+                let job = Job {
+                    target: Target::Dir { folder: f },
+                    entry: String::new(),
+                    mtime: 0,
+                    data: Vec::new(),
+                    check: Check::Unchecked,
+                };
+                if tx.send(job).is_err() {
+                    return Ok(());
+                }
+            }
+            for (archive, listed, mut plan) in work {
+                let file = File::open(&archive).map_err(|e| Error::io(Location::path(&archive), e))?;
+                let counted = Counted { inner: file, progress };
+                let src = Source { archive: &archive, listed, plan: plan.as_mut() };
+                if is_encrypted(&archive) {
+                    let Some(keys) = keys else {
+                        return Err(Error::refused(
+                            Location::path(&archive),
+                            "the archive is encrypted: give --identity FILE",
+                        ));
+                    };
+                    read_jobs(keys.decrypt(counted, &archive)?, src, opts, &tx, budget, &mut report)?;
+                } else {
+                    read_jobs(counted, src, opts, &tx, budget, &mut report)?;
+                }
+                for (entry, left) in plan.into_iter().flatten() {
+                    for p in left {
+                        report.read += 1;
+                        report.skipped += 1;
+                        report.folders.entry(folder_key(&p.folder)).or_default().read += 1;
+                        if let Some(st) = report.folders.get_mut(&folder_key(&p.folder)) {
+                            st.skipped += 1;
+                        }
+                        report.findings.push(Finding::error(
+                            FindingKind::Missing,
+                            Location::path(&archive).with_item(entry.clone()),
+                            format!(
+                                "not in the archive: message {} of folder {:?} not restored",
+                                p.unique,
+                                folder_key(&p.folder)
+                            ),
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        })();
         drop(tx);
         writer
             .join()
@@ -176,14 +343,84 @@ pub fn restore(
     Ok(report)
 }
 
+/// Message entry path → BLAKE3, from the manifest beside an archive.
+type Listed = HashMap<String, String>;
+/// Entry path → where a chain restore writes its bytes.
+type Plan = HashMap<String, Vec<Placement>>;
+
+fn base_name(p: &Path) -> String {
+    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// Where every message of a snapshot manifest goes, by the manifest file
+/// name and the entry path of the archive that holds its bytes.
+fn plan(
+    newest_path: &Path,
+    snapshot: &Manifest,
+    filter: Option<&str>,
+    report: &mut Report,
+) -> HashMap<String, HashMap<String, Vec<Placement>>> {
+    let newest = base_name(newest_path);
+    let mut plans: HashMap<String, HashMap<String, Vec<Placement>>> = HashMap::new();
+    for r in snapshot.messages() {
+        let (folder, name) = match classify(r.path.as_bytes(), EntryType::Regular) {
+            Ok(Target::Message { folder, name, .. }) => (folder, name),
+            _ => {
+                report.findings.push(Finding::error(
+                    FindingKind::Name,
+                    Location::path(newest_path).with_item(r.path.clone()),
+                    "the manifest lists a message at a path that is not a maildir message: not restored",
+                ));
+                continue;
+            }
+        };
+        if !wanted(filter, &Target::Dir { folder: folder.clone() }) {
+            continue;
+        }
+        let Some(parsed) = parse_file_name(&name) else { continue };
+        let (manifest, entry) = match &r.stored_in {
+            Some(s) => (s.manifest.clone(), s.path.clone()),
+            None => (newest.clone(), r.path.clone()),
+        };
+        plans.entry(manifest).or_default().entry(entry.trim_end_matches('/').to_owned()).or_default().push(
+            Placement {
+                folder,
+                unique: parsed.unique.to_owned(),
+                size: parsed.size,
+                flags: r.flags(),
+                mtime: r.mtime,
+                blake3: r.blake3.clone(),
+            },
+        );
+    }
+    plans
+}
+
+/// One archive being read.
+struct Source<'a> {
+    archive: &'a Path,
+    /// Message entry path → BLAKE3, from the manifest beside the archive:
+    /// every message is checked before it is written.
+    listed: Option<HashMap<String, String>>,
+    /// A chain restore: entry path → where it goes (taken when found).
+    plan: Option<&'a mut HashMap<String, Vec<Placement>>>,
+}
+
 /// The messages the manifest beside `archive` lists (path → BLAKE3), or
 /// `None` (with a warning) when there is no usable manifest beside it.
-fn listed_messages(archive: &Path, report: &mut Report) -> Option<HashMap<String, String>> {
+fn listed_messages(
+    archive: &Path,
+    keys: Option<&Identities>,
+    report: &mut Report,
+) -> Result<Option<HashMap<String, String>>> {
     let path = crate::manifest_path(archive);
-    match Manifest::load(&path) {
-        Ok(m) if m.bad_lines.is_empty() && m.end.is_some() => {
-            Some(m.messages().map(|r| (r.path.trim_end_matches('/').to_owned(), r.blake3.clone())).collect())
-        }
+    Ok(match manifest::load_full(&path, keys) {
+        Ok(m) if m.bad_lines.is_empty() && m.end.is_some() => Some(
+            m.stored_messages()
+                .map(|r| (r.path.trim_end_matches('/').to_owned(), r.blake3.clone()))
+                .collect(),
+        ),
+        Err(e) if matches!(e.kind, mailshift_model::ErrorKind::Refused(_)) => return Err(e),
         Ok(_) => {
             report.findings.push(Finding::warning(
                 FindingKind::Malformed,
@@ -201,7 +438,7 @@ fn listed_messages(archive: &Path, report: &mut Report) -> Option<HashMap<String
             ));
             None
         }
-    }
+    })
 }
 
 fn folder_key(dir: &str) -> String {
@@ -212,22 +449,24 @@ fn wanted(filter: Option<&str>, target: &Target) -> bool {
     let Some(f) = filter else { return true };
     let dir = match target {
         Target::Dir { folder } | Target::Message { folder, .. } | Target::Keywords { folder } => folder,
-        Target::Ignore => return false,
+        Target::Ignore | Target::Placed(_) => return false,
     };
     let key = folder_key(dir);
     key == f || key.starts_with(&format!("{f}/")) || (dir.is_empty() && f.eq_ignore_ascii_case("inbox"))
 }
 
 fn read_jobs(
-    file: File,
-    archive: &Path,
+    input: impl Read,
+    src: Source<'_>,
     opts: &RestoreOptions,
     tx: &std::sync::mpsc::SyncSender<Job>,
     budget: &Budget,
     report: &mut Report,
 ) -> Result<()> {
+    let archive = src.archive;
+    let mut plan = src.plan;
     let loc = || Location::path(archive);
-    let dec = zstd::stream::read::Decoder::new(file).map_err(|e| Error::io(loc(), e))?;
+    let dec = zstd::stream::read::Decoder::new(input).map_err(|e| Error::io(loc(), e))?;
     let mut ar = tar::Archive::new(dec);
     let entries = ar.entries().map_err(|e| Error::io(loc(), e))?;
     for entry in entries {
@@ -245,16 +484,37 @@ fn read_jobs(
                 continue;
             }
         };
-        if target == Target::Ignore || !wanted(opts.folder.as_deref(), &target) {
-            continue;
-        }
+        let (target, check) = match (&mut plan, target) {
+            (_, Target::Ignore) => continue,
+            // A chain restore takes folders from the plan and flags from
+            // the newest manifest; only message entries it lists are read.
+            (Some(plan), Target::Message { .. }) => match plan.remove(shown.trim_end_matches('/')) {
+                Some(places) => {
+                    let want = places.first().map(|p| p.blake3.clone());
+                    (Target::Placed(places), Check::Hash(want.unwrap_or_default()))
+                }
+                None => continue,
+            },
+            (Some(_), _) => continue,
+            (None, t) if !wanted(opts.folder.as_deref(), &t) => continue,
+            (None, t @ Target::Message { .. }) => {
+                let check = match &src.listed {
+                    None => Check::Unchecked,
+                    Some(l) => {
+                        l.get(shown.trim_end_matches('/')).map_or(Check::Unlisted, |h| Check::Hash(h.clone()))
+                    }
+                };
+                (t, check)
+            }
+            (None, t) => (t, Check::Unchecked),
+        };
         let mtime = tarfmt::entry_mtime(&mut entry);
         let mut data = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0).min(256 << 20));
         entry.read_to_end(&mut data).map_err(|e| {
             Error::format(loc().with_item(shown.clone()), format!("the entry is damaged: {e}"))
         })?;
         budget.take(data.len() as u64);
-        if tx.send(Job { target, entry: shown, mtime, data }).is_err() {
+        if tx.send(Job { target, entry: shown, mtime, data, check }).is_err() {
             break; // the writer stopped; its error is reported
         }
     }
@@ -280,9 +540,6 @@ struct Writer<'a> {
     commit: SyncSender<RenameBatch>,
     report: Report,
     archive: &'a Path,
-    /// Message entry path → BLAKE3, from the manifest beside the archive:
-    /// every message is checked before it is written.
-    listed: Option<HashMap<String, String>>,
 }
 
 /// Hand a batch to the committing thread at this many bytes or files.
@@ -380,46 +637,87 @@ impl Writer<'_> {
                 self.folder(&folder)?.archive_kw = Keywords::parse(&text).0;
             }
             Target::Message { folder, sub, name } => {
-                self.message(&folder, sub, &name, job.mtime, &job.data, &job.entry)?
+                let Some(parsed) = parse_file_name(&name) else { return Ok(()) };
+                let (mut flags, kw_letters) = flags_from_letters(parsed.flags, |_| None);
+                let f = self.folder(&folder)?;
+                let mut lost = Vec::new();
+                for c in kw_letters.chars() {
+                    match f.archive_kw.name(c) {
+                        Some(k) => flags.add_keyword(k),
+                        None => lost.push(c),
+                    }
+                }
+                if !lost.is_empty() {
+                    self.report.findings.push(Finding::warning(
+                        FindingKind::Unsupported,
+                        Location::path(self.archive).with_item(job.entry.clone()),
+                        format!("keyword letters {lost:?} have no name in the archive's dovecot-keywords; left out"),
+                    ));
+                }
+                let p = Placement {
+                    folder,
+                    unique: parsed.unique.to_owned(),
+                    size: parsed.size,
+                    flags,
+                    mtime: job.mtime,
+                    blake3: String::new(),
+                };
+                if self.checked(&p.folder, &job.check, &job.data, &job.entry) {
+                    self.message(&p, sub, &job.data)?;
+                }
+            }
+            Target::Placed(places) => {
+                let folder = places.first().map(|p| p.folder.clone()).unwrap_or_default();
+                if self.checked(&folder, &job.check, &job.data, &job.entry) {
+                    for p in &places {
+                        self.message(p, "cur", &job.data)?;
+                    }
+                } else {
+                    // Counted once above; the other places are lost too.
+                    for p in places.iter().skip(1) {
+                        self.count_skipped(&p.folder);
+                    }
+                }
             }
             Target::Ignore => {}
         }
         Ok(())
     }
 
-    fn message(
-        &mut self,
-        folder: &str,
-        sub: &str,
-        name: &str,
-        mtime: i64,
-        data: &[u8],
-        entry: &str,
-    ) -> Result<()> {
-        let key = folder_key(folder);
-        self.report.read += 1;
-        let stats = self.report.folders.entry(key.clone()).or_default();
+    fn count_skipped(&mut self, folder: &str) {
+        let stats = self.report.folders.entry(folder_key(folder)).or_default();
         stats.read += 1;
-        if let Some(listed) = &self.listed {
-            let why = match listed.get(entry.trim_end_matches('/')) {
-                Some(want) if blake3::hash(data).to_hex().as_str() == want => None,
-                Some(_) => Some("its bytes differ from the manifest (BLAKE3): damaged, not restored"),
-                None => Some("not listed in the manifest beside the archive: not restored"),
-            };
-            if let Some(why) = why {
-                stats.skipped += 1;
-                self.report.skipped += 1;
-                self.report.findings.push(Finding::error(
-                    FindingKind::Mismatch,
-                    Location::path(self.archive).with_item(entry.to_owned()),
-                    why,
-                ));
-                return Ok(());
-            }
-        }
-        let Some(parsed) = parse_file_name(name) else { return Ok(()) };
-        let f = self.folder(folder)?;
-        if f.existing.contains(parsed.unique) {
+        stats.skipped += 1;
+        self.report.read += 1;
+        self.report.skipped += 1;
+    }
+
+    /// Whether the bytes are the ones the manifest lists; if not, the
+    /// message is counted as read and skipped and named.
+    fn checked(&mut self, folder: &str, check: &Check, data: &[u8], entry: &str) -> bool {
+        let why = match check {
+            Check::Unchecked => None,
+            Check::Hash(want) if blake3::hash(data).to_hex().as_str() == want => None,
+            Check::Hash(_) => Some("its bytes differ from the manifest (BLAKE3): damaged, not restored"),
+            Check::Unlisted => Some("not listed in the manifest beside the archive: not restored"),
+        };
+        let Some(why) = why else { return true };
+        self.count_skipped(folder);
+        self.report.findings.push(Finding::error(
+            FindingKind::Mismatch,
+            Location::path(self.archive).with_item(entry.to_owned()),
+            why,
+        ));
+        false
+    }
+
+    /// Writes one message (unless its unique name is already in the folder).
+    fn message(&mut self, p: &Placement, sub: &str, data: &[u8]) -> Result<()> {
+        let key = folder_key(&p.folder);
+        self.report.read += 1;
+        self.report.folders.entry(key.clone()).or_default().read += 1;
+        let f = self.folder(&p.folder)?;
+        if f.existing.contains(&p.unique) {
             self.report.written += 1;
             self.report.already_present += 1;
             if let Some(s) = self.report.folders.get_mut(&key) {
@@ -427,19 +725,18 @@ impl Writer<'_> {
             }
             return Ok(());
         }
-        let (flags, kw_letters) = flags_from_letters(parsed.flags, |_| None);
         let mut letters = String::new();
-        let mut lost = Vec::new();
-        for c in kw_letters.chars() {
-            match f.archive_kw.name(c).map(str::to_owned).and_then(|k| f.dest_kw.letter_for(&k)) {
-                Some(l) => letters.push(l),
-                None => lost.push(c),
+        let forwarded = p.flags.forwarded.then_some(FORWARDED);
+        for k in p.flags.keywords.iter().map(String::as_str).chain(forwarded) {
+            if let Some(l) = f.dest_kw.letter_for(k) {
+                letters.push(l);
             }
         }
-        let final_name = file_name(parsed.unique, parsed.size, &flags, &letters);
+        let final_name = file_name(&p.unique, p.size, &p.flags, &letters);
         let tmp = f.dir.join("tmp").join(&final_name);
         let target = f.dir.join(sub).join(&final_name);
-        f.existing.insert(parsed.unique.to_owned());
+        f.existing.insert(p.unique.clone());
+        let mtime = p.mtime;
         let write = || -> io::Result<()> {
             let mut out = File::create(&tmp)?;
             out.write_all(data)?;
@@ -449,13 +746,6 @@ impl Writer<'_> {
         if let Err(e) = write() {
             let _ = fs::remove_file(&tmp);
             return Err(Error::io(Location::path(&tmp).with_folder(key), e));
-        }
-        if !lost.is_empty() {
-            self.report.findings.push(Finding::warning(
-                FindingKind::Unsupported,
-                Location::path(&target).with_item(entry.to_owned()),
-                format!("keyword letters {lost:?} have no name in the archive's dovecot-keywords; left out"),
-            ));
         }
         self.batch.stage(tmp, target, data.len() as u64);
         self.report.written += 1;
@@ -473,14 +763,10 @@ impl Writer<'_> {
     }
 }
 
-fn write_jobs(
-    dest: &Path,
-    archive: &Path,
-    listed: Option<HashMap<String, String>>,
-    rx: Receiver<Job>,
-    progress: &dyn Progress,
-    budget: &Budget,
-) -> Result<Report> {
+/// The IMAP keyword the backup writes beside maildir's `P`.
+const FORWARDED: &str = "$Forwarded";
+
+fn write_jobs(dest: &Path, archive: &Path, rx: Receiver<Job>, budget: &Budget) -> Result<Report> {
     let (commit, batches) = sync_channel::<RenameBatch>(1);
     std::thread::scope(|s| {
         let committer = s.spawn(move || -> Result<()> {
@@ -497,13 +783,11 @@ fn write_jobs(
             commit,
             report: Report::new("restore"),
             archive,
-            listed,
         };
         let written = (|| -> Result<()> {
             w.folder("")?;
             for job in rx.iter() {
                 let n = job.data.len() as u64;
-                progress.message(n);
                 w.report.bytes_read += n;
                 w.job(job)?;
                 budget.give(n);
@@ -559,5 +843,57 @@ mod tests {
             assert!(classify(b"n/maildir/cur/1.x:2,", kind).is_err(), "{kind:?}");
         }
         assert!(classify(b"n/maildir/cur/\xff", f).is_err());
+    }
+}
+
+#[cfg(test)]
+mod progress_tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use mailshift_maildir::MaildirSource;
+    use mailshift_testkit::gen::{self, Amount, Profile};
+
+    use super::*;
+    use crate::backup::{backup, BackupOptions};
+
+    /// Records what a progress bar is told.
+    #[derive(Default)]
+    struct Recorder {
+        total: AtomicU64,
+        done: AtomicU64,
+    }
+
+    impl Progress for Recorder {
+        fn begin(&self, _units: u64, bytes: u64) {
+            self.total.store(bytes, Ordering::Relaxed);
+            self.done.store(0, Ordering::Relaxed);
+        }
+        fn message(&self, bytes: u64) {
+            self.done.fetch_add(bytes, Ordering::Relaxed);
+        }
+    }
+
+    /// The bars of restore and verify end at their total: the bytes they
+    /// count are the bytes their total counts (the archive file's), not
+    /// the uncompressed entries against the compressed size.
+    #[test]
+    fn progress_ends_at_its_total() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        gen::write_maildir(&src, 5, Amount::Messages(60), Profile::Small).unwrap();
+        let source = MaildirSource::open(&src).unwrap();
+        let opts = BackupOptions { name: "p".into(), ..BackupOptions::default() };
+        let s = backup(&source, &dir.path().join("out"), &opts, &mailshift_model::NoProgress).unwrap();
+        assert!(s.report.bytes_written > s.archive_bytes * 2, "the test needs compressible mail");
+        let rec = Recorder::default();
+        let r = restore(&s.archive, &dir.path().join("dest"), &RestoreOptions::default(), &rec).unwrap();
+        assert_eq!(r.written, 60);
+        assert_eq!(rec.total.load(Ordering::Relaxed), s.archive_bytes);
+        assert_eq!(rec.done.load(Ordering::Relaxed), rec.total.load(Ordering::Relaxed));
+        let rec = Recorder::default();
+        let v = crate::verify(&s.archive, None, &rec).unwrap();
+        assert!(v.is_clean());
+        assert_eq!(rec.total.load(Ordering::Relaxed), s.archive_bytes);
+        assert_eq!(rec.done.load(Ordering::Relaxed), rec.total.load(Ordering::Relaxed));
     }
 }

@@ -6,6 +6,12 @@
 //! The manifest used is the one beside the archive; when it is missing (or
 //! unreadable) the copy inside the archive is used and that is reported.
 //! When both exist they must agree line for line.
+//!
+//! An encrypted archive (`.tar.zst.age`) is checked without a key as far as
+//! a key is not needed: the BLAKE3 and size of the archive and of the
+//! encrypted manifest against the clear manifest beside them. With
+//! [`Identities`] the manifest and the stream are decrypted and every entry
+//! is checked as usual; a key that opens neither is an error, not damage.
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
@@ -19,8 +25,9 @@ use mailshift_model::{Error, ExactHash, Finding, FindingKind, Item, Location, Pr
 use serde::Serialize;
 
 use crate::budget::Budget;
-use crate::hash_reader::HashReader;
-use crate::manifest::{EntryKind, Manifest, Record};
+use crate::crypt::{is_encrypted, Identities};
+use crate::hash_reader::{Counted, HashReader};
+use crate::manifest::{ArchiveRecord, EntryKind, Manifest, Record};
 use crate::{manifest_path, MANIFEST_ENTRY};
 
 /// Damaged, missing and extra entries named one finding each up to this
@@ -39,7 +46,16 @@ pub struct Verification {
     pub entries_ok: u64,
     /// Messages listed in the manifest whose entry is intact.
     pub messages_ok: u64,
+    /// Messages stored in this archive, per the manifest.
     pub messages: u64,
+    /// Messages the manifest lists as stored in an earlier archive of the
+    /// chain (checked when that archive is verified).
+    pub listed_elsewhere: u64,
+    /// The archive is encrypted.
+    pub encrypted: bool,
+    /// Whether the entries were read and checked (false: an encrypted
+    /// archive without a key; only the whole-file hashes were checked).
+    pub entries_checked: bool,
     /// Bytes of entry data read (uncompressed).
     pub bytes: u64,
     /// Size and BLAKE3 of the archive file.
@@ -83,18 +99,24 @@ fn is_inner_manifest(path: &str) -> bool {
     parts.next().is_some() && parts.next() == Some(MANIFEST_ENTRY) && parts.next().is_none()
 }
 
-/// Reads and checks the archive at `archive`.
-pub fn verify(archive: &Path, progress: &dyn Progress) -> Result<Verification> {
+/// Reads and checks the archive at `archive`; `keys` open an encrypted one.
+pub fn verify(archive: &Path, keys: Option<&Identities>, progress: &dyn Progress) -> Result<Verification> {
     let started = Instant::now();
     let loc = || Location::path(archive);
     let file = File::open(archive).map_err(|e| Error::io(loc(), e))?;
     let total = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut v = Verification { archive: archive.to_path_buf(), ..Verification::default() };
+    v.encrypted = is_encrypted(archive);
 
     // The manifest beside, and the hash of its lines without the last
     // (`archive`) one, which must equal the manifest inside.
     let beside_path = manifest_path(archive);
     let mut beside: Option<(Manifest, blake3::Hash)> = None;
+    // The `archive` line beside (for an encrypted archive: the clear one).
+    let mut archive_record: Option<Option<ArchiveRecord>> = None;
+    // An identity opened the encrypted manifest: a stream it cannot open
+    // is damaged, not encrypted to someone else.
+    let mut keys_proven = false;
     match std::fs::read(&beside_path) {
         Ok(bytes) => {
             let body_end = last_line_start(&bytes);
@@ -106,7 +128,62 @@ pub fn verify(archive: &Path, progress: &dyn Progress) -> Result<Verification> {
                     format!("manifest line is damaged: {text}"),
                 ));
             }
-            beside = Some((m, blake3::hash(&bytes[..body_end])));
+            archive_record = Some(m.archive.clone());
+            match &m.sealed {
+                None => beside = Some((m, blake3::hash(&bytes[..body_end]))),
+                Some(sealed) => {
+                    v.encrypted = true;
+                    let enc_path = beside_path.with_file_name(&sealed.manifest);
+                    match std::fs::read(&enc_path) {
+                        Err(e) => v.findings.push(Finding::error(
+                            FindingKind::Missing,
+                            Location::path(&enc_path),
+                            format!("cannot read the encrypted manifest: {e}"),
+                        )),
+                        Ok(enc) => {
+                            let h = blake3::hash(&enc).to_hex().to_string();
+                            if h != sealed.manifest_blake3 || enc.len() as u64 != sealed.manifest_size {
+                                v.findings.push(Finding::error(
+                                    FindingKind::Mismatch,
+                                    Location::path(&enc_path),
+                                    format!(
+                                        "the encrypted manifest differs from the one the backup wrote: {} bytes, \
+                                         BLAKE3 {h} here; {} bytes, BLAKE3 {} in {}",
+                                        enc.len(),
+                                        sealed.manifest_size,
+                                        sealed.manifest_blake3,
+                                        beside_path.display()
+                                    ),
+                                ));
+                            }
+                            if let Some(keys) = keys {
+                                match decrypt_all(keys, &enc, &enc_path) {
+                                    Ok(full) => {
+                                        keys_proven = true;
+                                        let body_end = last_line_start(&full);
+                                        let fm = Manifest::parse(&full[..])
+                                            .map_err(|e| Error::io(Location::path(&enc_path), e))?;
+                                        if fm.archive != m.archive {
+                                            v.findings.push(Finding::error(
+                                                FindingKind::Mismatch,
+                                                Location::path(&enc_path),
+                                                "the encrypted manifest names another archive than the clear one",
+                                            ));
+                                        }
+                                        beside = Some((fm, blake3::hash(&full[..body_end])));
+                                    }
+                                    Err(e) if is_refusal(&e) => return Err(e),
+                                    Err(e) => v.findings.push(Finding::error(
+                                        FindingKind::Malformed,
+                                        Location::path(&enc_path),
+                                        format!("the encrypted manifest is damaged: {e}"),
+                                    )),
+                                }
+                            }
+                        }
+                    }
+                }
+            }
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => v.findings.push(Finding::error(
             FindingKind::Missing,
@@ -121,17 +198,44 @@ pub fn verify(archive: &Path, progress: &dyn Progress) -> Result<Verification> {
     }
 
     progress.begin(1, total);
-    let mut hr = HashReader::new(file);
+    let mut hr = HashReader::new(Counted { inner: file, progress });
     let keep_inner = beside.is_none();
     let (tx, rx) = sync_channel::<ToHash>(256);
     let budget = Budget::default();
+    let mut fatal = None;
     let (seen, inner) = std::thread::scope(|s| {
         let budget = &budget;
         let hasher = s.spawn(move || hash_entries(rx, keep_inner, budget));
-        read_entries(&mut hr, archive, &tx, budget, &mut v, progress);
+        match (v.encrypted, keys) {
+            (false, _) => {
+                v.entries_checked = true;
+                read_entries(&mut hr, archive, &tx, budget, &mut v);
+            }
+            (true, Some(keys)) => match keys.decrypt(&mut hr, archive) {
+                Ok(mut plain) => {
+                    v.entries_checked = true;
+                    read_entries(&mut plain, archive, &tx, budget, &mut v);
+                }
+                Err(e) if is_refusal(&e) && !keys_proven => fatal = Some(e),
+                Err(e) => v.findings.push(Finding::error(
+                    FindingKind::Malformed,
+                    loc(),
+                    format!("the encrypted archive cannot be opened: {e}"),
+                )),
+            },
+            (true, None) => v.findings.push(Finding::warning(
+                FindingKind::Unsupported,
+                loc(),
+                "encrypted: only the BLAKE3 of the archive and of its encrypted manifest were checked; \
+                 give --identity FILE to check every entry",
+            )),
+        }
         drop(tx);
         hasher.join().unwrap_or_default()
     });
+    if let Some(e) = fatal {
+        return Err(e);
+    }
     // Hash whatever the decoder did not consume (trailing bytes), so the
     // whole-file hash covers the whole file.
     if let Err(e) = io::copy(&mut hr, &mut io::sink()) {
@@ -145,31 +249,38 @@ pub fn verify(archive: &Path, progress: &dyn Progress) -> Result<Verification> {
     v.archive_blake3 = hr.hasher.finalize().to_hex().to_string();
     progress.end();
 
+    match archive_record {
+        Some(Some(a)) => {
+            let ok = a.blake3 == v.archive_blake3 && a.size == v.archive_bytes;
+            v.archive_hash_ok = Some(ok);
+            if !ok {
+                v.findings.push(Finding::error(
+                    FindingKind::Mismatch,
+                    loc(),
+                    format!(
+                        "the archive file differs from the one the manifest describes: {} bytes, \
+                         BLAKE3 {} here; {} bytes, BLAKE3 {} in the manifest",
+                        v.archive_bytes, v.archive_blake3, a.size, a.blake3
+                    ),
+                ));
+            }
+        }
+        Some(None) => v.findings.push(Finding::error(
+            FindingKind::Truncated,
+            Location::path(&beside_path),
+            "the manifest beside the archive has no final `archive` line (truncated?)",
+        )),
+        None => {}
+    }
+    if !v.entries_checked {
+        v.manifest_used = if beside.is_some() { "beside" } else { "sealed" }.to_owned();
+        v.manifest = beside.map(|(m, _)| m);
+        v.elapsed_seconds = started.elapsed().as_secs_f64();
+        return Ok(v);
+    }
     let manifest = match (beside, inner) {
         (Some((m, body_hash)), inner) => {
             v.manifest_used = "beside".to_owned();
-            match &m.archive {
-                Some(a) => {
-                    let ok = a.blake3 == v.archive_blake3 && a.size == v.archive_bytes;
-                    v.archive_hash_ok = Some(ok);
-                    if !ok {
-                        v.findings.push(Finding::error(
-                            FindingKind::Mismatch,
-                            loc(),
-                            format!(
-                                "the archive file differs from the one the manifest describes: {} bytes, \
-                                 BLAKE3 {} here; {} bytes, BLAKE3 {} in the manifest",
-                                v.archive_bytes, v.archive_blake3, a.size, a.blake3
-                            ),
-                        ));
-                    }
-                }
-                None => v.findings.push(Finding::error(
-                    FindingKind::Truncated,
-                    Location::path(&beside_path),
-                    "the manifest beside the archive has no final `archive` line (truncated?)",
-                )),
-            }
             match inner {
                 Some((_, h)) if h == body_hash => v.entries_ok += 1,
                 Some(_) => v.findings.push(Finding::error(
@@ -214,6 +325,18 @@ pub fn verify(archive: &Path, progress: &dyn Progress) -> Result<Verification> {
     v.manifest = manifest;
     v.elapsed_seconds = started.elapsed().as_secs_f64();
     Ok(v)
+}
+
+/// Whether `e` says the run cannot go on (a wrong key), not damage.
+fn is_refusal(e: &Error) -> bool {
+    matches!(e.kind, mailshift_model::ErrorKind::Refused(_))
+}
+
+/// Decrypts a whole (small) age file.
+fn decrypt_all(keys: &Identities, enc: &[u8], what: &Path) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    keys.decrypt(enc, what)?.read_to_end(&mut out).map_err(|e| Error::io(Location::path(what), e))?;
+    Ok(out)
 }
 
 /// Where the last non-empty line of `bytes` starts.
@@ -261,15 +384,14 @@ fn hash_entries(
 }
 
 fn read_entries(
-    hr: &mut HashReader<File>,
+    input: &mut dyn Read,
     archive: &Path,
     tx: &SyncSender<ToHash>,
     budget: &Budget,
     v: &mut Verification,
-    progress: &dyn Progress,
 ) {
     let loc = || Location::path(archive);
-    let dec = match zstd::stream::read::Decoder::new(hr) {
+    let dec = match zstd::stream::read::Decoder::new(input) {
         Ok(d) => d,
         Err(e) => {
             v.findings.push(Finding::error(FindingKind::Malformed, loc(), format!("not a zstd stream: {e}")));
@@ -327,7 +449,6 @@ fn read_entries(
                 }
                 v.entries += 1;
                 v.bytes += size;
-                progress.message(size);
                 if let Some(e) = failed {
                     v.damaged.push(path.clone());
                     v.findings.push(Finding::error(
@@ -376,6 +497,7 @@ fn check_entries(m: &Manifest, seen: &[Seen], archive: &Path, v: &mut Verificati
                 e.blake3.as_deref(),
                 false,
             )),
+            Record::Message(msg) if msg.stored_in.is_some() => v.listed_elsewhere += 1,
             Record::Message(msg) => {
                 v.messages += 1;
                 expected.entry(norm(&msg.path)).or_default().push_back((
@@ -419,7 +541,7 @@ fn check_entries(m: &Manifest, seen: &[Seen], archive: &Path, v: &mut Verificati
     for r in &m.records {
         let path = match r {
             Record::Entry(e) => &e.path,
-            Record::Message(msg) => &msg.path,
+            Record::Message(msg) if msg.stored_in.is_none() => &msg.path,
             _ => continue,
         };
         if let Some(q) = expected.get_mut(norm(path)) {

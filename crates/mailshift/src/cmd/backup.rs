@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use mailshift_archive::{backup, BackupOptions, BackupSummary};
+use mailshift_archive::{backup, BackupOptions, BackupSummary, Identities, Recipients};
 use mailshift_convert::{open_source, SourceOptions};
 use mailshift_model::{ErrorKind, Report};
 
@@ -39,9 +39,17 @@ pub struct Args {
     /// builds on) does not hold (one SRC only).
     #[arg(long, value_name = "MANIFEST")]
     pub incremental_from: Option<PathBuf>,
-    /// Encrypt to this age recipient (not available yet).
+    /// Encrypt the archive and its manifest to this age recipient
+    /// (`age1...`; repeatable): NAME.tar.zst.age, decryptable with
+    /// `age -d -i KEY`. Only non-revealing data stays in clear.
     #[arg(long, value_name = "RECIPIENT")]
-    pub encrypt_to: Option<String>,
+    pub encrypt_to: Vec<String>,
+    /// Encrypt to every recipient in this file (one per line, # comments).
+    #[arg(long, value_name = "FILE")]
+    pub encrypt_to_file: Vec<PathBuf>,
+    /// The age identity that opens an encrypted --incremental-from chain.
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
     /// Read SRC as this format instead of detecting it.
     #[arg(long, value_enum)]
     pub from: Option<ToArg>,
@@ -51,9 +59,17 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
-    if args.encrypt_to.is_some() {
-        bail!("--encrypt-to is not available yet; encrypt the finished archive with `age -r RECIPIENT`");
+    let mut recipients = Recipients::default();
+    for r in &args.encrypt_to {
+        recipients.0.push(Recipients::parse_one(r).map_err(anyhow::Error::msg)?);
     }
+    for f in &args.encrypt_to_file {
+        recipients.add_file(f).with_context(|| format!("cannot read recipients from {}", f.display()))?;
+    }
+    let identities = match &args.identity {
+        Some(p) => Some(Arc::new(Identities::from_file(p).context("cannot read the identity file")?)),
+        None => None,
+    };
     if args.src.len() > 1 && (args.name.is_some() || args.incremental_from.is_some()) {
         bail!("--name and --incremental-from take one SRC");
     }
@@ -74,6 +90,8 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
             original: args.original.then(|| src.clone()),
             incremental_from: args.incremental_from.clone(),
             cancel: Some(Arc::clone(&cancel)),
+            recipients: recipients.clone(),
+            identities: identities.clone(),
         };
         let bar = progress::for_stderr("backup");
         let s = match backup(source.as_ref(), &args.to, &opts, bar.as_ref()) {

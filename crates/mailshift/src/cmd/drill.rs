@@ -24,6 +24,9 @@ pub struct Args {
     /// Make the scratch directory here (default: the system temp dir).
     #[arg(long, value_name = "DIR")]
     pub scratch: Option<PathBuf>,
+    /// The age identity file that opens encrypted archives.
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
     /// Write the JSON report here.
     #[arg(long, value_name = "FILE.json")]
     pub report: Option<PathBuf>,
@@ -31,7 +34,13 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let bar = progress::for_stderr("drill");
-    let opts = DrillOptions { scratch_in: args.scratch.clone() };
+    let identities = match &args.identity {
+        Some(p) => Some(std::sync::Arc::new(
+            mailshift_archive::Identities::from_file(p).context("cannot read the identity file")?,
+        )),
+        None => None,
+    };
+    let opts = DrillOptions { scratch_in: args.scratch.clone(), identities };
     let (mut d, scratch) = drill(&args.archives, &opts, bar.as_ref()).context("the drill could not run")?;
     let mut comparison = None;
     if let Some(src) = &args.against {

@@ -1,11 +1,14 @@
 //! `mailshift restore ARCHIVE... DEST`: the maildir back, with flags and
-//! dates; archives of an incremental chain are restored in the order given.
+//! dates. The newest archive of an incremental chain is restored as its
+//! manifest lists the mailbox, from the archives of its chain.
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use mailshift_archive::{restore, RestoreOptions};
-use mailshift_model::Report;
+use std::sync::Arc;
+
+use mailshift_archive::restore::restore_chain;
+use mailshift_archive::{Identities, RestoreOptions};
 
 use crate::cmd::convert::outcome;
 use crate::{output, progress, summary, Outcome};
@@ -21,6 +24,9 @@ pub struct Args {
     /// and the folders below it.
     #[arg(long, value_name = "PATH")]
     pub folder: Option<String>,
+    /// The age identity file that opens encrypted archives.
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
     /// Write the JSON report here.
     #[arg(long, value_name = "FILE.json")]
     pub report: Option<PathBuf>,
@@ -28,16 +34,14 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
     let Some((dest, archives)) = args.paths.split_last() else { bail!("give ARCHIVE... DEST") };
-    let opts = RestoreOptions { folder: args.folder.clone() };
-    let mut total = Report::new("restore");
-    for a in archives {
-        let bar = progress::for_stderr("restore");
-        let r = restore(a, dest, &opts, bar.as_ref())
-            .with_context(|| format!("cannot restore {} into {}", a.display(), dest.display()))?;
-        let secs = total.elapsed_seconds + r.elapsed_seconds;
-        total.merge(r);
-        total.elapsed_seconds = secs;
-    }
+    let identities = match &args.identity {
+        Some(p) => Some(Arc::new(Identities::from_file(p).context("cannot read the identity file")?)),
+        None => None,
+    };
+    let opts = RestoreOptions { folder: args.folder.clone(), identities };
+    let bar = progress::for_stderr("restore");
+    let mut total = restore_chain(archives, dest, &opts, bar.as_ref())
+        .with_context(|| format!("cannot restore into {}", dest.display()))?;
     total.source = Some(archives.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
     total.destination = Some(dest.display().to_string());
     summary::print_report(&total);

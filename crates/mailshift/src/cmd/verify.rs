@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use mailshift_archive::manifest::{load_chain, Known};
 use mailshift_archive::verify::{against, Against};
-use mailshift_archive::{manifest_path, verify, Verification};
+use mailshift_archive::{manifest_path, verify, Identities, Verification};
 use mailshift_convert::{open_source, SourceOptions};
 use mailshift_model::{FolderStats, Report};
 
@@ -24,14 +24,22 @@ pub struct Args {
     /// (or in the chain of backups it builds on).
     #[arg(long, value_name = "SRC")]
     pub against: Option<PathBuf>,
+    /// The age identity file that opens an encrypted archive: without it
+    /// only the whole-file hashes are checked.
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
     /// Write the JSON report here.
     #[arg(long, value_name = "FILE.json")]
     pub report: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Outcome> {
+    let keys = match &args.identity {
+        Some(p) => Some(Identities::from_file(p).context("cannot read the identity file")?),
+        None => None,
+    };
     let bar = progress::for_stderr("verify");
-    let mut v = verify(&args.archive, bar.as_ref())
+    let mut v = verify(&args.archive, keys.as_ref(), bar.as_ref())
         .with_context(|| format!("cannot verify {}", args.archive.display()))?;
     let mut checked_against: Option<Against> = None;
     if let Some(src) = &args.against {
@@ -40,15 +48,11 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         let has_parent =
             v.manifest.as_ref().and_then(|m| m.header.as_ref()).is_some_and(|h| h.parent.is_some());
         let known = if has_parent {
-            let chain =
-                load_chain(&manifest_path(&args.archive)).context("cannot read the chain of backups")?;
+            let chain = load_chain(&manifest_path(&args.archive), keys.as_ref())
+                .context("cannot read the chain of backups")?;
             Known::from_chain(&chain).messages
         } else {
-            let mut k = Known::default();
-            for m in v.manifest.iter().flat_map(|m| m.messages()) {
-                *k.messages.entry((m.folder.clone(), m.exact)).or_insert(0) += 1;
-            }
-            k.messages
+            v.manifest.as_ref().map(|m| Known::from_manifest(m).messages).unwrap_or_default()
         };
         let bar = progress::for_stderr("against");
         let a = against(source.as_ref(), known, bar.as_ref()).context("cannot read the live store")?;
@@ -81,6 +85,16 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         v.missing.len(),
         v.extra.len()
     );
+    if v.listed_elsewhere > 0 {
+        let _ = writeln!(
+            s,
+            "  {} more messages listed, stored in earlier archives of the chain (verify those too)",
+            v.listed_elsewhere
+        );
+    }
+    if v.encrypted && !v.entries_checked {
+        let _ = writeln!(s, "  encrypted: entries not checked (give --identity FILE to check every entry)");
+    }
     let hash = match v.archive_hash_ok {
         Some(true) => "matches the manifest",
         Some(false) => "DIFFERS from the manifest",
