@@ -26,44 +26,24 @@ pub struct Inspection {
     pub bytes: u64,
     pub folders: Vec<FolderInspection>,
     pub findings: Vec<Finding>,
-    /// What a PST/OST holds besides mail (not in `folders`, which count mail).
+    /// A PST/OST's inventory: every item by kind, the non-mail ones included
+    /// (`folders` counts mail only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub items: Option<NonMailItems>,
 }
 
-/// The items of a PST/OST that are not mail, by kind: `mailshift contacts`
-/// and `mailshift calendar` turn them into vCard and iCalendar.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct NonMailItems {
-    pub contacts: u64,
-    pub distribution_lists: u64,
-    pub appointments: u64,
-    pub tasks: u64,
-    pub notes: u64,
-    pub journal: u64,
-    /// Items of other classes (neither mail nor the above).
-    pub other: u64,
-    /// Items whose class could not be read.
-    pub unreadable: u64,
-}
+/// What a PST/OST holds, by kind: its mail and (what `folders` does not
+/// count) contacts, distribution lists, appointments, tasks, notes and
+/// journal entries, which `mailshift contacts` and `mailshift calendar`
+/// turn into vCard and iCalendar; plus the store's name, encryption and
+/// password flag. The PST reader's own [`mailshift_pst::Inventory`], so the
+/// two never drift apart.
+pub type NonMailItems = mailshift_pst::Inventory;
 
-impl NonMailItems {
-    /// The counts of a PST/OST's inventory; `None` for other formats or
-    /// when the store cannot be read again.
-    fn of_pst(path: &std::path::Path) -> Option<Self> {
-        let pst = mailshift_pst::PstSource::open(path, mailshift_pst::PstOptions { recover: true }).ok()?;
-        let i = pst.inventory().ok()?;
-        Some(NonMailItems {
-            contacts: i.contacts,
-            distribution_lists: i.distribution_lists,
-            appointments: i.appointments,
-            tasks: i.tasks,
-            notes: i.notes,
-            journal: i.journal,
-            other: i.other,
-            unreadable: i.unreadable,
-        })
-    }
+/// The inventory of a PST/OST; `None` when the store cannot be read again.
+fn pst_inventory(path: &std::path::Path) -> Option<NonMailItems> {
+    let pst = mailshift_pst::PstSource::open(path, mailshift_pst::PstOptions { recover: true }).ok()?;
+    pst.inventory().ok()
 }
 
 /// One folder of an [`Inspection`].
@@ -171,7 +151,7 @@ pub fn inspect(source: &dyn Source, progress: &dyn Progress) -> Result<Inspectio
         (folder, found)
     });
     progress.end();
-    let items = if info.format == "pst" { NonMailItems::of_pst(&info.path) } else { None };
+    let items = if info.format == "pst" { pst_inventory(&info.path) } else { None };
     let mut out = Inspection {
         items,
         format: info.format,

@@ -19,20 +19,11 @@ use crate::messaging::tag;
 use crate::recurrence::{self, Recurrence};
 use crate::source::PstItem;
 use crate::timezone::{self, TzRule};
-use crate::value::{filetime, Value};
+use crate::value::{filetime, filetime_secs, minutes_1601_secs, Value};
 
 /// PSETID_Meeting {6ED8DA90-450B-101B-98DA-00AA003F1305}, as stored.
 pub const PSETID_MEETING: [u8; 16] =
     [0x90, 0xDA, 0xD8, 0x6E, 0x0B, 0x45, 0x1B, 0x10, 0x98, 0xDA, 0x00, 0xAA, 0x00, 0x3F, 0x13, 0x05];
-
-/// Ticks per second of a FILETIME.
-const TICKS: i64 = 10_000_000;
-/// Seconds from 1601-01-01 to 1970-01-01.
-const EPOCH_1601: i64 = 11_644_473_600;
-
-fn utc_secs(ticks: i64) -> Option<i64> {
-    (ticks > 0).then(|| ticks / TICKS - EPOCH_1601)
-}
 
 fn fmt_utc(secs: i64) -> Option<String> {
     chrono::DateTime::from_timestamp(secs, 0).map(|d| d.format("%Y%m%dT%H%M%SZ").to_string())
@@ -44,11 +35,6 @@ fn fmt_local(secs: i64) -> Option<String> {
 
 fn fmt_date(secs: i64) -> Option<String> {
     chrono::DateTime::from_timestamp(secs, 0).map(|d| d.format("%Y%m%d").to_string())
-}
-
-/// Local minutes since 1601 (recurrence blob) → seconds since 1970 read as local.
-fn local_minutes_secs(m: u32) -> i64 {
-    i64::from(m) * 60 - EPOCH_1601
 }
 
 /// The item's zone: a name (IANA where known) and its rule.
@@ -150,7 +136,7 @@ fn event_uid(v: &View<'_>, pst: &Location) -> String {
 }
 
 fn stamp(v: &View<'_>, t: u16) -> Option<String> {
-    v.item.properties.time(t).and_then(utc_secs).and_then(fmt_utc)
+    v.item.properties.time(t).and_then(filetime_secs).and_then(fmt_utc)
 }
 
 /// Common fields: text, categories, class, stamps, priority.
@@ -253,13 +239,13 @@ pub fn to_events(
     let mut e = Event { uid: event_uid(&v, pst), ..Event::default() };
     common(&v, &mut e);
     e.location = v.named_text(PSETID_APPOINTMENT, 0x8208);
-    let time = |set, lid| v.named(set, lid).and_then(|id| p.time(id)).and_then(utc_secs);
+    let time = |set, lid| v.named(set, lid).and_then(|id| p.time(id)).and_then(filetime_secs);
     let start = time(PSETID_APPOINTMENT, 0x820D)
         .or_else(|| time(PSETID_COMMON, 0x8516))
-        .or_else(|| p.time(0x0060).and_then(utc_secs));
+        .or_else(|| p.time(0x0060).and_then(filetime_secs));
     let end = time(PSETID_APPOINTMENT, 0x820E)
         .or_else(|| time(PSETID_COMMON, 0x8517))
-        .or_else(|| p.time(0x0061).and_then(utc_secs));
+        .or_else(|| p.time(0x0061).and_then(filetime_secs));
     let all_day = v.named(PSETID_APPOINTMENT, 0x8215).and_then(|id| p.bool(id)).unwrap_or(false);
     let zone = zone_of(&v);
     let Some(start) = start else {
@@ -389,7 +375,7 @@ fn recurring_parts(
 ) -> Vec<Event> {
     let start_offset = i64::from(r.start_offset.unwrap_or(0));
     // Local = UTC + this, from the first instance, for items with no zone.
-    let first_local = local_minutes_secs(r.start_date) + start_offset * 60;
+    let first_local = minutes_1601_secs(r.start_date) + start_offset * 60;
     let fixed_offset = match zone {
         Some(z) => z.local(start) - start,
         None => {
@@ -401,7 +387,7 @@ fn recurring_parts(
             }
         }
     };
-    let until_local = local_minutes_secs(r.end_date) + start_offset * 60;
+    let until_local = minutes_1601_secs(r.end_date) + start_offset * 60;
     let until = if all_day {
         fmt_date(until_local)
     } else {
@@ -420,7 +406,7 @@ fn recurring_parts(
         }
     }
     for d in r.exdates() {
-        let local = local_minutes_secs(d) + start_offset * 60;
+        let local = minutes_1601_secs(d) + start_offset * 60;
         if let Some(w) = when_local(local, all_day, zone, fixed_offset) {
             e.exdates.push(w);
         }
@@ -444,11 +430,11 @@ fn recurring_parts(
             ..Event::default()
         };
         // The original start is stored at its local time of day.
-        let original = local_minutes_secs(x.original_start);
+        let original = minutes_1601_secs(x.original_start);
         let x_all_day = x.subtype.map_or(all_day, |s| s != 0);
         o.recurrence_id = when_local(original, all_day, zone, fixed_offset);
-        o.start = when_local(local_minutes_secs(x.start), x_all_day, zone, fixed_offset);
-        o.end = when_local(local_minutes_secs(x.end), x_all_day, zone, fixed_offset);
+        o.start = when_local(minutes_1601_secs(x.start), x_all_day, zone, fixed_offset);
+        o.end = when_local(minutes_1601_secs(x.end), x_all_day, zone, fixed_offset);
         if x_all_day != all_day && zone.is_none() {
             o.timezones.clear();
         }
@@ -507,7 +493,7 @@ pub fn to_todo(item: &PstItem, names: &NamedIds, pst: &Location, findings: &mut 
         e.extra_lines.push(format!("PERCENT-COMPLETE:{pct}"));
     }
     if let Some(done) =
-        v.named(PSETID_TASK, 0x810F).and_then(|id| p.time(id)).and_then(utc_secs).and_then(fmt_utc)
+        v.named(PSETID_TASK, 0x810F).and_then(|id| p.time(id)).and_then(filetime_secs).and_then(fmt_utc)
     {
         e.extra_lines.push(format!("COMPLETED:{done}"));
     }
@@ -518,8 +504,7 @@ pub fn to_todo(item: &PstItem, names: &NamedIds, pst: &Location, findings: &mut 
         let blob = v.named(PSETID_TASK, 0x8116).and_then(|id| p.bytes(id));
         let rule = match (blob.map(recurrence::parse), &e.start) {
             (Some(Ok(r)), Some(_)) => {
-                let until =
-                    recurrence::minutes_to_datetime(r.end_date).map(|d| d.format("%Y%m%d").to_string());
+                let until = fmt_date(minutes_1601_secs(r.end_date));
                 r.rrule(until.as_deref())
             }
             (Some(Ok(_)), None) => Err("the recurring task has no start date".to_owned()),
@@ -546,7 +531,7 @@ pub fn to_journal(item: &PstItem, names: &NamedIds, pst: &Location) -> Event {
     if e.summary.is_none() {
         e.summary = e.description.as_deref().and_then(|d| d.lines().next()).map(str::to_owned);
     }
-    e.start = item.properties.time(0x3007).and_then(utc_secs).and_then(fmt_utc).map(When::Utc);
+    e.start = item.properties.time(0x3007).and_then(filetime_secs).and_then(fmt_utc).map(When::Utc);
     e
 }
 
@@ -557,10 +542,11 @@ mod tests {
     use crate::recurrence::tests::{day, Blob};
     use crate::recurrence::{END_AFTER_DATE, FREQ_WEEKLY};
 
-    const FT_1970: i64 = EPOCH_1601 * TICKS;
+    const FT_1970: i64 = crate::value::EPOCH_1601 * crate::value::TICKS_PER_SEC;
 
     fn ft(rfc3339: &str) -> i64 {
-        chrono::DateTime::parse_from_rfc3339(rfc3339).unwrap().timestamp() * TICKS + FT_1970
+        chrono::DateTime::parse_from_rfc3339(rfc3339).unwrap().timestamp() * crate::value::TICKS_PER_SEC
+            + FT_1970
     }
 
     #[test]

@@ -21,7 +21,10 @@
 //! database ([`ndb`]) uses `outlook-pst`'s page, block and decoding types
 //! (it reads every corpus file right), with our own bounded B-tree descent
 //! and size checks before each block read (the crate asserts on some bad
-//! sizes); 4 KiB-page OSTs (wVer 36) are refused with a clear error. The lists,
+//! sizes); 4 KiB-page OSTs (wVer 36) are refused with a clear error. The
+//! file is opened once and every handle reads it through one bounded cache
+//! of 64 KiB chunks (`cache`), and each handle memoises its block B-tree
+//! lookups: B-tree descents are most of the NDB's reads. The lists,
 //! tables and properties layer ([`ltp`]) and the messaging layer
 //! ([`messaging`]) are ours, because the crate's refuse messages without a
 //! sub-node tree, fail on odd column sizes, stop at unknown property types,
@@ -39,6 +42,7 @@
 //! ```
 mod address_book;
 pub mod appointment;
+mod cache;
 pub mod contact;
 pub mod entryid;
 pub mod header;

@@ -23,8 +23,8 @@ use outlook_pst::ndb::byte_index::ByteIndex;
 use outlook_pst::ndb::header::Header as _;
 
 use outlook_pst::ndb::page::{
-    AnsiBlockBTree, AnsiNodeBTree, BTreeEntry, BTreePage, BTreePageEntry, BlockBTreeEntry, NodeBTreeEntry,
-    UnicodeBlockBTree, UnicodeNodeBTree,
+    AnsiBlockBTree, AnsiBlockBTreeEntry, AnsiNodeBTree, BTreeEntry, BTreePage, BTreePageEntry,
+    BlockBTreeEntry, NodeBTreeEntry, UnicodeBlockBTree, UnicodeBlockBTreeEntry, UnicodeNodeBTree,
 };
 use outlook_pst::ndb::root::Root;
 use outlook_pst::{AnsiPstFile, PstFile, PstReader, UnicodePstFile};
@@ -63,23 +63,53 @@ pub struct Ndb {
 }
 
 enum Inner {
-    Unicode(Box<UnicodePstFile>),
-    Ansi(Box<AnsiPstFile>),
+    Unicode(Box<UnicodePstFile>, Memo<UnicodeBlockBTreeEntry>),
+    Ansi(Box<AnsiPstFile>, Memo<AnsiBlockBTreeEntry>),
+}
+
+/// Block B-tree entries already looked up, by block id. Each lookup
+/// descends the tree from its root, reading and checksumming two or three
+/// pages, and a message needs several (its data, its sub-nodes, each
+/// attachment's), some of them twice (the contents table, then the item).
+/// Cleared when full: bounded memory, and a re-lookup is only slower.
+type Memo<E> = std::cell::RefCell<std::collections::HashMap<u64, E>>;
+
+/// Entries kept in a [`Memo`] (about 1.5 MiB of them).
+const MEMO_MAX: usize = 65_536;
+
+/// `find`'s answer for `key`, from the memo when it was asked before.
+fn memoized<E: Copy>(
+    memo: &Memo<E>,
+    key: u64,
+    find: impl FnOnce() -> io::Result<Option<E>>,
+) -> io::Result<Option<E>> {
+    if let Some(e) = memo.borrow().get(&key) {
+        return Ok(Some(*e));
+    }
+    let found = find()?;
+    if let Some(e) = found {
+        let mut m = memo.borrow_mut();
+        if m.len() >= MEMO_MAX {
+            m.clear();
+        }
+        m.insert(key, e);
+    }
+    Ok(found)
 }
 
 impl std::fmt::Debug for Ndb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self.inner {
-            Inner::Unicode(_) => "Ndb::Unicode",
-            Inner::Ansi(_) => "Ndb::Ansi",
+            Inner::Unicode(..) => "Ndb::Unicode",
+            Inner::Ansi(..) => "Ndb::Ansi",
         })
     }
 }
 
 macro_rules! with_variant {
-    ($self:ident, $pst:ident, $bbt:ident, $nbt:ident, $dt:ident, $snt:ident, $key:ty, $body:block) => {
+    ($self:ident, $pst:ident, $memo:ident, $bbt:ident, $nbt:ident, $dt:ident, $snt:ident, $key:ty, $body:block) => {
         match &$self.inner {
-            Inner::Unicode($pst) => {
+            Inner::Unicode($pst, $memo) => {
                 #[allow(dead_code)]
                 type $bbt = UnicodeBlockBTree;
                 #[allow(dead_code)]
@@ -92,9 +122,10 @@ macro_rules! with_variant {
                 type Key = u64;
                 #[allow(dead_code)]
                 const UNICODE: bool = true;
+                let _ = &$memo;
                 $body
             }
-            Inner::Ansi($pst) => {
+            Inner::Ansi($pst, $memo) => {
                 #[allow(dead_code)]
                 type $bbt = AnsiBlockBTree;
                 #[allow(dead_code)]
@@ -107,6 +138,7 @@ macro_rules! with_variant {
                 type Key = u32;
                 #[allow(dead_code)]
                 const UNICODE: bool = false;
+                let _ = &$memo;
                 $body
             }
         }
@@ -118,15 +150,15 @@ impl Ndb {
     /// normalised) by [`crate::header`].
     pub fn open(header: &Header, reader: Box<dyn PstReader>, file_len: u64) -> io::Result<Ndb> {
         let inner = match header.format {
-            Format::Unicode => Inner::Unicode(Box::new(UnicodePstFile::read_from(reader)?)),
-            Format::Ansi => Inner::Ansi(Box::new(AnsiPstFile::read_from(reader)?)),
+            Format::Unicode => Inner::Unicode(Box::new(UnicodePstFile::read_from(reader)?), Memo::default()),
+            Format::Ansi => Inner::Ansi(Box::new(AnsiPstFile::read_from(reader)?), Memo::default()),
         };
         Ok(Ndb { inner, file_len })
     }
 
     /// Finds a node in the node B-tree.
     pub fn node(&self, nid: u32) -> io::Result<Option<NodeRec>> {
-        with_variant!(self, pst, Bbt, Nbt, Dt, Snt, Key, {
+        with_variant!(self, pst, memo, Bbt, Nbt, Dt, Snt, Key, {
             let mut guard = pst.reader().lock().map_err(|_| bad("reader lock poisoned"))?;
             let f = &mut *guard;
             let mut page_ref = *pst.header().root().node_btree();
@@ -162,7 +194,7 @@ impl Ndb {
     /// Calls `visit` for every node of the node B-tree, in key order.
     /// Unreadable pages are skipped and counted in the result.
     pub fn walk_nodes(&self, visit: &mut dyn FnMut(NodeRec)) -> io::Result<usize> {
-        with_variant!(self, pst, Bbt, Nbt, Dt, Snt, Key, {
+        with_variant!(self, pst, memo, Bbt, Nbt, Dt, Snt, Key, {
             let mut guard = pst.reader().lock().map_err(|_| bad("reader lock poisoned"))?;
             let f = &mut *guard;
             let root = *pst.header().root().node_btree();
@@ -211,7 +243,7 @@ impl Ndb {
             return Ok(Vec::new());
         }
         let limit = limit.min(self.file_len);
-        with_variant!(self, pst, Bbt, Nbt, Dt, Snt, Key, {
+        with_variant!(self, pst, memo, Bbt, Nbt, Dt, Snt, Key, {
             let mut guard = pst.reader().lock().map_err(|_| bad("reader lock poisoned"))?;
             let f = &mut *guard;
             let bbt_ref = *pst.header().root().block_btree();
@@ -224,7 +256,7 @@ impl Ndb {
                     return Err(bad(format!("data tree of block {bid:#x} is deeper than XXBLOCK")));
                 }
                 let key = Key::try_from(bid & !1).map_err(|_| bad("block id out of range"))?;
-                let entry = find_block::<Bbt, _>(f, bbt_ref, key)?
+                let entry = memoized(memo, u64::from(key), || find_block::<Bbt, _>(f, bbt_ref, key))?
                     .ok_or_else(|| bad(format!("block {bid:#x} is not in the block B-tree")))?;
                 let at: u64 = entry.block().index().index().into();
                 check_block(
@@ -259,12 +291,13 @@ impl Ndb {
     /// Where block `bid` is in the file and its size (for reports and
     /// tests that damage one block).
     pub fn block_location(&self, bid: u64) -> io::Result<Option<(u64, u16)>> {
-        with_variant!(self, pst, Bbt, Nbt, Dt, Snt, Key, {
+        with_variant!(self, pst, memo, Bbt, Nbt, Dt, Snt, Key, {
             let mut guard = pst.reader().lock().map_err(|_| bad("reader lock poisoned"))?;
             let f = &mut *guard;
             let bbt_ref = *pst.header().root().block_btree();
             let key = Key::try_from(bid & !1).map_err(|_| bad("block id out of range"))?;
-            Ok(find_block::<Bbt, _>(f, bbt_ref, key)?.map(|e| (e.block().index().index().into(), e.size())))
+            Ok(memoized(memo, u64::from(key), || find_block::<Bbt, _>(f, bbt_ref, key))?
+                .map(|e| (e.block().index().index().into(), e.size())))
         })
     }
 
@@ -274,7 +307,7 @@ impl Ndb {
         if bid == 0 {
             return Ok(out);
         }
-        with_variant!(self, pst, Bbt, Nbt, Dt, Snt, Key, {
+        with_variant!(self, pst, memo, Bbt, Nbt, Dt, Snt, Key, {
             let mut guard = pst.reader().lock().map_err(|_| bad("reader lock poisoned"))?;
             let f = &mut *guard;
             let bbt_ref = *pst.header().root().block_btree();
@@ -288,7 +321,7 @@ impl Ndb {
                     return Err(bad(format!("sub-node tree at block {bid:#x} is too deep or loops")));
                 }
                 let key = Key::try_from(bid & !1).map_err(|_| bad("block id out of range"))?;
-                let entry = find_block::<Bbt, _>(f, bbt_ref, key)?
+                let entry = memoized(memo, u64::from(key), || find_block::<Bbt, _>(f, bbt_ref, key))?
                     .ok_or_else(|| bad(format!("sub-node block {bid:#x} is not in the block B-tree")))?;
                 let at: u64 = entry.block().index().index().into();
                 check_block(f, at, entry.size(), UNICODE, BlockKind::SubNode)?;

@@ -8,7 +8,7 @@
 //! panic or a huge allocation. Patterns that have no RRULE equivalent
 //! (Hijri calendars) are an `Err` too, which the caller reports as a finding.
 
-use chrono::{Datelike, NaiveDate, NaiveDateTime};
+use chrono::{Datelike, NaiveDateTime};
 
 use crate::timezone::weekday_code;
 
@@ -244,8 +244,7 @@ fn extended_exception(c: &mut Cur<'_>, e: &mut Exception, writer2: u32) -> Resul
 
 /// Minutes since 1601-01-01 (local) as a date-time.
 pub fn minutes_to_datetime(minutes: u32) -> Option<NaiveDateTime> {
-    let base = NaiveDate::from_ymd_opt(1601, 1, 1)?.and_hms_opt(0, 0, 0)?;
-    base.checked_add_signed(chrono::TimeDelta::minutes(i64::from(minutes)))
+    chrono::DateTime::from_timestamp(crate::value::minutes_1601_secs(minutes), 0).map(|d| d.naive_utc())
 }
 
 fn days(mask: u32) -> String {
@@ -433,8 +432,8 @@ pub(crate) mod tests {
 
     /// Minutes since 1601 of a local date (midnight).
     pub(crate) fn day(y: i32, m: u32, d: u32) -> u32 {
-        let base = NaiveDate::from_ymd_opt(1601, 1, 1).unwrap();
-        let t = NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let base = chrono::NaiveDate::from_ymd_opt(1601, 1, 1).unwrap();
+        let t = chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
         ((t - base).num_minutes()) as u32
     }
 

@@ -14,6 +14,7 @@ use mailshift_model::{
 };
 use outlook_pst::PstReader;
 
+use crate::cache::FileCache;
 use crate::header::{self, Format, Header, PatchedReader, HEADER_LEN};
 use crate::ltp::{NodeRef, Props};
 use crate::messaging::{self, entry_id_nid, tag, Attachment, FolderNode, ItemKind, MapiMessage};
@@ -28,8 +29,9 @@ pub struct PstOptions {
     pub recover: bool,
 }
 
-/// Counts of what a store holds, for `inspect`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Counts of what a store holds, for `inspect` (which shows it as it is,
+/// in text and in JSON).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Inventory {
     pub mail: u64,
     pub contacts: u64,
@@ -69,7 +71,8 @@ pub struct PstItem {
 /// Where the bytes come from: a file, or memory (fuzzing, tests).
 #[derive(Debug, Clone)]
 enum Backing {
-    File,
+    /// The file, opened once and read through a cache every handle shares.
+    File(Arc<FileCache>),
     Bytes(Arc<[u8]>),
 }
 
@@ -117,7 +120,7 @@ impl PstSource {
         let len = f.metadata().map_err(|e| Error::io(loc(), e))?.len();
         let mut head = Vec::with_capacity(HEADER_LEN);
         f.by_ref().take(HEADER_LEN as u64).read_to_end(&mut head).map_err(|e| Error::io(loc(), e))?;
-        Self::finish_open(path.to_path_buf(), Backing::File, &head, len, &opts)
+        Self::finish_open(path.to_path_buf(), Backing::File(FileCache::new(f, len)), &head, len, &opts)
     }
 
     /// Reads a PST held in memory; `name` is used in locations.
@@ -224,10 +227,7 @@ impl PstSource {
     fn ndb(&self) -> Result<Ndb> {
         let patched = header::normalised(&self.header);
         let reader: Box<dyn PstReader> = match &self.backing {
-            Backing::File => {
-                let f = std::fs::File::open(&self.path).map_err(|e| Error::io(self.loc(), e))?;
-                Box::new(PatchedReader::new(std::io::BufReader::with_capacity(8192, f), patched))
-            }
+            Backing::File(cache) => Box::new(PatchedReader::new(cache.reader(), patched)),
             Backing::Bytes(b) => Box::new(PatchedReader::new(Cursor::new(Arc::clone(b)), patched)),
         };
         Ndb::open(&self.header, reader, self.len)

@@ -98,13 +98,30 @@ fn decode_multi(ty: u16, b: &[u8]) -> Value {
     Value::Multi(out)
 }
 
+/// Seconds from 1601-01-01, the epoch of FILETIMEs and of the minutes in
+/// recurrence blobs, to 1970-01-01.
+pub const EPOCH_1601: i64 = 11_644_473_600;
+/// FILETIME ticks (100 ns) per second.
+pub const TICKS_PER_SEC: i64 = 10_000_000;
+
+/// FILETIME ticks as whole seconds since 1970; `None` for zero (unset) and
+/// negative values.
+pub fn filetime_secs(ticks: i64) -> Option<i64> {
+    (ticks > 0).then(|| ticks / TICKS_PER_SEC - EPOCH_1601)
+}
+
+/// Minutes since 1601-01-01 (recurrence blobs, exception dates) as seconds
+/// since 1970 on the same clock: local minutes give local seconds, which
+/// the caller places in the item's time zone. The one conversion
+/// appointments and recurrences share.
+pub fn minutes_1601_secs(minutes: u32) -> i64 {
+    i64::from(minutes) * 60 - EPOCH_1601
+}
+
 /// FILETIME ticks to a UTC timestamp (`None` for zero or out of range).
 pub fn filetime(ticks: i64) -> Option<chrono::DateTime<chrono::FixedOffset>> {
-    if ticks <= 0 {
-        return None;
-    }
-    let secs = ticks / 10_000_000 - 11_644_473_600;
-    let nanos = u32::try_from((ticks % 10_000_000) * 100).ok()?;
+    let secs = filetime_secs(ticks)?;
+    let nanos = u32::try_from((ticks % TICKS_PER_SEC) * 100).ok()?;
     chrono::DateTime::from_timestamp(secs, nanos).map(|d| d.fixed_offset())
 }
 
@@ -132,6 +149,10 @@ mod tests {
         let t = filetime(116_444_736_000_000_000).unwrap();
         assert_eq!(t.timestamp(), 0);
         assert!(filetime(0).is_none());
+        assert_eq!(filetime_secs(116_444_736_000_000_000), Some(0));
+        assert_eq!(filetime_secs(-5), None);
+        // 1601-01-02 00:01 local is one day and a minute after the epoch.
+        assert_eq!(minutes_1601_secs(24 * 60 + 1), 86_460 - EPOCH_1601);
     }
 
     #[test]
