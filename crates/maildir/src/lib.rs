@@ -11,12 +11,13 @@
 //! - [`MaildirSource`]: one unit per folder, messages in a stable order,
 //!   flags and keywords from the file names, the received date from the
 //!   file's mtime.
-//! - [`MaildirSink`]: writes every message to `tmp/`, stages it in a
-//!   [`mailshift_model::durable::BackgroundBatch`] (one `syncfs` per batch, then
-//!   renames and directory syncs) and names it deterministically, so that a
-//!   run killed at any point and started again ends with exactly one copy of
-//!   every message. See [`mod@write`] for the choices made (why `cur/`, the name
-//!   scheme, mtimes).
+//! - [`MaildirSink`]: writes every message to an unnamed file (or to `tmp/`
+//!   where the file system refuses those), stages it in a
+//!   [`mailshift_model::durable::BackgroundBatch`] (one `syncfs` per batch,
+//!   then links or renames into `cur/` and makes the names durable) and names
+//!   it deterministically, so that a run killed at any point and started
+//!   again ends with exactly one copy of every message. See [`mod@write`] for
+//!   the choices made (why `cur/`, the name scheme, mtimes).
 //!
 //! ```no_run
 //! use mailshift_maildir::{Layout, MaildirSink, MaildirWriteOptions};

@@ -18,14 +18,20 @@
 //!   per message). A consequence: re-opening a folder later in the same run
 //!   and writing a byte-identical message with the same date again counts
 //!   it as already present, which is what deduplication wants anyway.
-//! - **Durability in batches**: each message is written to `tmp/` under its
-//!   final name, staged in a [`BackgroundBatch`] and, when the batch is full
-//!   (on a background thread, while the next batch is written) or at
-//!   [`FolderWriter::commit`], made durable with one `syncfs`, renamed into
-//!   `cur/` and the directory synced. A crash before the rename leaves
-//!   only `tmp/` files, which the next open of the folder deletes (only
-//!   names mailshift writes, never another program's); a crash in the middle
-//!   of the renames leaves complete files that the re-run finds present.
+//! - **Durability in batches**: each message is written to an unnamed
+//!   file (`O_TMPFILE`) in `cur/`, staged in a [`BackgroundBatch`] and,
+//!   when the batch is full (on a background thread, while the next batch
+//!   is written) or at [`FolderWriter::commit`], made durable with one
+//!   `syncfs`, linked into `cur/` under its final name, and the names made
+//!   durable with a second `syncfs` (see [`mailshift_model::durable`]). A
+//!   message is visible only once its bytes are durable; a process killed
+//!   before the link leaves nothing (the kernel frees unnamed files). Where
+//!   the file system refuses unnamed files, a message goes to `tmp/` under
+//!   its final name and is renamed into `cur/` after the `syncfs`, then the
+//!   directory is synced: a crash before the rename leaves only `tmp/`
+//!   files, which the next open of the folder deletes (only names mailshift
+//!   writes, never another program's); a crash in the middle of the renames
+//!   leaves complete files that the re-run finds present.
 //! - **Dates**: the file's mtime and atime are the received date (Dovecot
 //!   takes INTERNALDATE from the mtime); `,S=<size>` spares Dovecot a
 //!   `stat`. A message without a received date (an mbox `From -` line) is
@@ -45,9 +51,10 @@ use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use mailshift_model::durable::{self, BackgroundBatch};
+use mailshift_model::durable::{self, BackgroundBatch, Staging};
 use mailshift_model::{
-    Error, Finding, FindingKind, FolderPath, FolderWriter, Location, Message, Result, Sink, WriteOutcome,
+    Error, ExactHash, Finding, FindingKind, FolderPath, FolderWriter, Location, Message, Result, Sink,
+    WriteOutcome,
 };
 
 use crate::keywords::Keywords;
@@ -63,6 +70,7 @@ const FORWARDED: &str = "$Forwarded";
 pub struct MaildirSink {
     root: PathBuf,
     opts: MaildirWriteOptions,
+    staging: Staging,
 }
 
 impl MaildirSink {
@@ -81,7 +89,17 @@ impl MaildirSink {
                 durable::sync_dir(&parent).map_err(|e| Error::io(loc(), e))?;
             }
         }
-        Ok(MaildirSink { root: path.to_path_buf(), opts })
+        Ok(MaildirSink { root: path.to_path_buf(), opts, staging: Staging::default() })
+    }
+
+    /// Stages new messages as `staging` says: unnamed files linked into
+    /// `cur/` (the default, where the file system allows) or files in `tmp/`
+    /// renamed into `cur/` (the maildir spec's way; what the default falls
+    /// back to).
+    #[must_use]
+    pub fn with_staging(mut self, staging: Staging) -> Self {
+        self.staging = staging;
+        self
     }
 
     /// The maildir's root directory (the inbox).
@@ -146,7 +164,7 @@ impl Sink for MaildirSink {
                 d = p.parent();
             }
         }
-        Ok(Box::new(MaildirFolderWriter::open(dir, folder.key())?))
+        Ok(Box::new(MaildirFolderWriter::open(dir, folder.key(), self.staging)?))
     }
 
     fn finish(&self) -> Result<()> {
@@ -172,7 +190,7 @@ pub struct MaildirFolderWriter {
 impl MaildirFolderWriter {
     /// Opens an existing maildir folder directory: lists what is there and
     /// removes what an interrupted mailshift run left in `tmp/`.
-    pub fn open(dir: PathBuf, folder: String) -> Result<Self> {
+    pub fn open(dir: PathBuf, folder: String, staging: Staging) -> Result<Self> {
         let loc = |p: &Path| Location::path(p).with_folder(folder.clone());
         let mut existing = HashSet::new();
         for sub in ["cur", "new"] {
@@ -226,7 +244,7 @@ impl MaildirFolderWriter {
             counts: HashMap::new(),
             keywords,
             dropped_keywords: BTreeMap::new(),
-            batch: BackgroundBatch::new(),
+            batch: BackgroundBatch::with_staging(staging),
             findings,
         })
     }
@@ -257,7 +275,14 @@ pub use mailshift_model::headers::date as date_header;
 
 impl FolderWriter for MaildirFolderWriter {
     fn write(&mut self, message: &Message) -> Result<WriteOutcome> {
-        let exact = message.exact_hash();
+        self.write_hashed(message, message.exact_hash())
+    }
+
+    fn uses_exact_hash(&self) -> bool {
+        true
+    }
+
+    fn write_hashed(&mut self, message: &Message, exact: ExactHash) -> Result<WriteOutcome> {
         let received = message.envelope.received.or_else(|| date_header(&message.raw));
         let secs = received.map_or(0, |t| t.timestamp());
         let mut short = [0u8; 10];
@@ -281,11 +306,9 @@ impl FolderWriter for MaildirFolderWriter {
         }
         let name = file_name(&unique, Some(message.size()), flags, &letters);
         let tmp = self.tmp.join(&name);
-        if let Err(e) = durable::write_new_file(&tmp, &message.raw, received) {
-            let _ = fs::remove_file(&tmp);
+        if let Err(e) = self.batch.write_file(&tmp, self.cur.join(&name), &message.raw, received) {
             return Err(Error::io(self.loc(&tmp), e));
         }
-        self.batch.stage(tmp, self.cur.join(&name), message.size());
         self.existing.insert(unique);
         if self.batch.is_full() {
             self.hand_over()?;

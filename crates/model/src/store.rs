@@ -96,6 +96,21 @@ pub trait FolderWriter: Send {
     /// Writes one message. It need not be durable until [`Self::commit`].
     fn write(&mut self, message: &Message) -> Result<WriteOutcome>;
 
+    /// Whether [`Self::write`] computes [`Message::exact_hash`] (to name its
+    /// files): the pipeline then computes the hash on its reading thread and
+    /// calls [`Self::write_hashed`], which takes the hashing off the writing
+    /// thread, the busier of the two.
+    fn uses_exact_hash(&self) -> bool {
+        false
+    }
+
+    /// [`Self::write`] given the message's [`Message::exact_hash`], computed
+    /// by the caller.
+    fn write_hashed(&mut self, message: &Message, exact: crate::ExactHash) -> Result<WriteOutcome> {
+        let _ = exact;
+        self.write(message)
+    }
+
     /// Makes every message written so far durable under its final name.
     fn commit(&mut self) -> Result<()>;
 

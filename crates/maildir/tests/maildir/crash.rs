@@ -4,6 +4,7 @@
 use std::fs;
 
 use mailshift_maildir::Layout;
+use mailshift_model::durable::Staging;
 use mailshift_model::{FindingKind, FolderPath, Sink, WriteOutcome};
 
 use crate::support::{content_of, message, read_dir, sink, write_all};
@@ -18,13 +19,15 @@ fn folder_files(dir: &std::path::Path, sub: &str) -> Vec<String> {
     v
 }
 
+/// The fallback staging (files in `tmp/`, renamed): a crash leaves temp
+/// files, half-written ones and renames cut short.
 #[test]
 fn crash_mid_batch_then_rerun_gives_one_copy() {
     for layout in [Layout::MaildirPlusPlus, Layout::Fs] {
         let dir = tempfile::tempdir().unwrap();
         let folder = FolderPath::new(["Archive", "2019.old"]);
         let msgs: Vec<_> = (0..40).map(|i| message(&folder, i)).collect();
-        let s = sink(dir.path(), layout, false);
+        let s = sink(dir.path(), layout, false).with_staging(Staging::TempFiles);
         let fdir = s.folder_dir(&folder).unwrap();
 
         // First run: the first 10 messages committed, 20 more written to
@@ -80,6 +83,42 @@ fn crash_mid_batch_then_rerun_gives_one_copy() {
     }
 }
 
+/// The default staging (unnamed files, linked): what a crash before the
+/// link leaves is nothing at all.
+#[test]
+fn unnamed_files_appear_only_when_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = FolderPath::new(["Work"]);
+    let msgs: Vec<_> = (0..40).map(|i| message(&folder, i)).collect();
+    let s = sink(dir.path(), Layout::MaildirPlusPlus, false);
+    let fdir = s.folder_dir(&folder).unwrap();
+    {
+        let mut w = s.open_folder(&folder).unwrap();
+        for m in &msgs[..10] {
+            w.write(m).unwrap();
+        }
+        assert!(folder_files(&fdir, "cur").is_empty(), "visible before the commit");
+        w.commit().unwrap();
+        for m in &msgs[10..30] {
+            w.write(m).unwrap();
+        }
+        // Staged but unnamed: not in tmp/, not in cur/.
+        assert!(folder_files(&fdir, "tmp").is_empty());
+        assert_eq!(folder_files(&fdir, "cur").len(), 10);
+        // The writer is dropped without commit: the crash.
+    }
+    assert_eq!(folder_files(&fdir, "cur").len(), 10);
+    assert!(folder_files(&fdir, "tmp").is_empty());
+    let s = sink(dir.path(), Layout::MaildirPlusPlus, false);
+    let (outcomes, findings) = write_all(&s, &msgs);
+    assert_eq!(outcomes.iter().filter(|o| **o == WriteOutcome::AlreadyPresent).count(), 10);
+    assert!(findings.is_empty(), "{findings:?}");
+    assert_eq!(folder_files(&fdir, "cur").len(), 40);
+    // Bytes, flags and dates (the files' mtimes) as written.
+    let (back, _) = read_dir(dir.path());
+    assert_eq!(content_of(&back), content_of(&msgs));
+}
+
 #[test]
 fn large_folder_flushes_in_batches_and_reruns_cleanly() {
     let dir = tempfile::tempdir().unwrap();
@@ -96,9 +135,10 @@ fn large_folder_flushes_in_batches_and_reruns_cleanly() {
         // Crash before commit (the writer dropped): the first batch was
         // handed to the background sync, which the drop waits for.
     }
-    // The first batch is durable and renamed, the rest is in tmp/.
+    // The first batch is durable and linked, the rest is gone with the
+    // process's descriptors.
     assert_eq!(folder_files(dir.path(), "cur").len(), mailshift_model::durable::RenameBatch::MAX_FILES);
-    assert_eq!(folder_files(dir.path(), "tmp").len(), 100);
+    assert!(folder_files(dir.path(), "tmp").is_empty());
     let (outcomes, _) = write_all(&sink(dir.path(), Layout::MaildirPlusPlus, false), &msgs);
     assert_eq!(outcomes.iter().filter(|o| **o == WriteOutcome::Written).count(), 100);
     assert_eq!(folder_files(dir.path(), "cur").len(), n);
