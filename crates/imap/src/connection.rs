@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::net::TcpStream;
 use tokio_rustls::rustls::{self, pki_types::ServerName, ClientConfig, RootCertStore};
@@ -26,11 +26,20 @@ pub struct ConnectOptions {
     pub timeout: Duration,
     /// Allow `imap://` without STARTTLS (tests on loopback only).
     pub allow_plaintext: bool,
+    /// A connection silent for this long sends NOOP (while its worker
+    /// waits for the source or for another connection), so NAT tables,
+    /// firewalls and Microsoft 365's idle timeout do not drop it.
+    pub keepalive: Duration,
 }
 
 impl Default for ConnectOptions {
     fn default() -> Self {
-        ConnectOptions { ca_file: None, timeout: Duration::from_secs(120), allow_plaintext: false }
+        ConnectOptions {
+            ca_file: None,
+            timeout: Duration::from_secs(120),
+            allow_plaintext: false,
+            keepalive: Duration::from_secs(60),
+        }
     }
 }
 
@@ -59,6 +68,10 @@ pub struct Conn {
     pub session: Session,
     pub caps: Caps,
     pub greeting: String,
+    /// When the session should be replaced by a fresh login: a few minutes
+    /// before its OAuth2 token expires (`None`: never, a password login or
+    /// a token whose expiry is unknown).
+    pub renew_at: Option<Instant>,
 }
 
 impl Conn {
@@ -67,6 +80,21 @@ impl Conn {
     pub fn is_m365(&self) -> bool {
         let g = self.greeting.to_ascii_lowercase();
         g.contains("microsoft exchange") || g.contains("outlook.office365") || g.contains("office365")
+    }
+
+    /// Whether the session's token is about to expire: log in again
+    /// before sending more.
+    pub fn must_renew(&self) -> bool {
+        self.renew_at.is_some_and(|at| Instant::now() >= at)
+    }
+
+    /// Sends NOOP when nothing was sent or received for `idle`: a
+    /// keep-alive for a connection that waits.
+    pub async fn keepalive(&mut self, idle: Duration) -> Result<()> {
+        if self.session.idle_for() >= idle {
+            self.session.run_ok("NOOP", "NOOP").await?;
+        }
+        Ok(())
     }
 
     /// Ends the session politely; errors do not matter any more.
@@ -166,7 +194,7 @@ impl Connector {
             session = Session::new(Box::new(stream), server.clone(), timeout);
             caps = Caps::default(); // capabilities before TLS are not to be trusted
         }
-        let mut conn = Conn { session, caps, greeting: greeting.text };
+        let mut conn = Conn { session, caps, greeting: greeting.text, renew_at: None };
         if conn.caps.0.is_empty() {
             refresh_caps(&mut conn).await?;
         }

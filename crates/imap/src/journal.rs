@@ -184,6 +184,29 @@ impl Journal {
             .map_err(|e| self.err(e))
     }
 
+    /// Forgets the pending rows of these messages (hash, occurrence): what
+    /// one of several connections sharing a folder sent and saw answered.
+    /// The other connections' rows stay.
+    pub fn clear_pending_of(&mut self, account: &str, folder: &str, done: &[(String, u32)]) -> Result<()> {
+        if done.is_empty() {
+            return Ok(());
+        }
+        let path = self.path.display().to_string();
+        let err = |e| ImapError::Journal { path: path.clone(), source: e };
+        let tx = self.db.transaction().map_err(err)?;
+        {
+            let mut st = tx
+                .prepare_cached(
+                    "DELETE FROM pending WHERE account=?1 AND folder=?2 AND hash=?3 AND occurrence=?4",
+                )
+                .map_err(err)?;
+            for (hash, occurrence) in done {
+                st.execute(params![account, folder, hash, occurrence]).map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)
+    }
+
     /// Every entry for a folder (tests, diagnostics).
     pub fn entries(&self, account: &str, folder: &str) -> Result<Vec<Entry>> {
         let mut st = self

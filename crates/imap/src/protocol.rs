@@ -11,7 +11,7 @@
 //! LITERAL+; the upload is mostly APPENDs, so the session is our own and
 //! only the parser is borrowed.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use imap_proto::rfc4315::UidSetMember;
 use imap_proto::{AttributeValue, MailboxDatum, Response, ResponseCode, Status as PStatus};
@@ -234,6 +234,8 @@ pub struct Session {
     pub server: String,
     /// How long to wait for the server before giving up on the connection.
     pub timeout: Duration,
+    /// The last time bytes went either way (for keep-alive).
+    last_io: Instant,
 }
 
 impl std::fmt::Debug for Session {
@@ -256,7 +258,13 @@ impl Session {
             next_tag: 1,
             server,
             timeout,
+            last_io: Instant::now(),
         }
+    }
+
+    /// How long the connection has been silent both ways.
+    pub fn idle_for(&self) -> Duration {
+        self.last_io.elapsed()
     }
 
     /// Gives the stream back (for STARTTLS), failing if the server sent
@@ -311,6 +319,7 @@ impl Session {
         };
         match tokio::time::timeout(self.timeout, write).await {
             Ok(Ok(())) => {
+                self.last_io = Instant::now();
                 self.out = out;
                 self.out.clear();
                 Ok(())
@@ -413,6 +422,7 @@ impl Session {
                 Err(ImapError::Closed { server: self.server.clone(), why: None })
             }
             Ok(Ok(n)) => {
+                self.last_io = Instant::now();
                 self.rbuf.truncate(len + n);
                 Ok(())
             }

@@ -2,7 +2,10 @@
 //! (testkit's harness), checked with an independent client
 //! (`scripts/imap_check.py`, Python's imaplib): every message's bytes,
 //! flags and INTERNALDATE; re-runs, SIGKILL, broken connections, XOAUTH2,
-//! quota and size limits.
+//! quota and size limits, a big folder split over connections.
+//!
+//! Every test starts from [`Fixture`]: a private Dovecot, a source with
+//! known expectations, a state file and a report path.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,6 +18,7 @@ use mailshift_model::{Envelope, ExactHash, Flags, FolderPath, Message, Sink};
 use mailshift_testkit::dovecot::{Dovecot, Options};
 use mailshift_testkit::proxy::{Direction, Fault, FaultProxy};
 use serde_json::Value;
+use tempfile::TempDir;
 
 use crate::support::{expect, mailshift, report};
 
@@ -35,8 +39,13 @@ fn server_name(f: &FolderPath) -> String {
 }
 
 /// A maildir (fs layout, so a name may hold a `.`) with non-ASCII and
-/// nested folders, flags, keywords, dates in several offsets, a duplicate.
-fn make_source(dir: &Path, per_folder: usize) -> (PathBuf, BTreeMap<String, Vec<Expected>>) {
+/// nested folders, flags, keywords, dates in several offsets, a duplicate;
+/// `inbox_extra` more messages in INBOX make it the folder a run splits.
+fn make_source(
+    dir: &Path,
+    per_folder: usize,
+    inbox_extra: usize,
+) -> (PathBuf, BTreeMap<String, Vec<Expected>>) {
     let root = dir.join("src");
     let opts =
         mailshift_maildir::MaildirWriteOptions { layout: mailshift_maildir::Layout::Fs, utf8_names: false };
@@ -51,7 +60,8 @@ fn make_source(dir: &Path, per_folder: usize) -> (PathBuf, BTreeMap<String, Vec<
     let mut expected: BTreeMap<String, Vec<Expected>> = BTreeMap::new();
     for (fi, folder) in folders.iter().enumerate() {
         let mut w = sink.open_folder(folder).unwrap();
-        for i in 0..per_folder {
+        let count = if folder.is_inbox() { per_folder + inbox_extra } else { per_folder };
+        for i in 0..count {
             let n = fi * 1000 + i;
             let body = format!(
                 "From: Alice <alice@example.com>\nTo: bob@example.com\nSubject: message {n} é\nMessage-ID: <m{n}@test>\nDate: Mon, 1 Jan 2024 10:00:00 +0000\n\nbody {n}\n{}\n",
@@ -128,6 +138,64 @@ fn server_state(d: &Dovecot) -> BTreeMap<String, Vec<Expected>> {
     state
 }
 
+/// A test's private Dovecot, source, state and report.
+struct Fixture {
+    d: Dovecot,
+    dir: TempDir,
+    src: PathBuf,
+    expected: BTreeMap<String, Vec<Expected>>,
+    state: PathBuf,
+    rep: PathBuf,
+}
+
+/// Starts Dovecot (or skips the test when it is not installed) and builds
+/// a source of `per_folder` messages in each of 5 folders, plus
+/// `inbox_extra` in INBOX.
+fn fixture(name: &str, opts: Options, per_folder: usize, inbox_extra: usize) -> Option<Fixture> {
+    let d = Dovecot::start_for_test(name, opts)?;
+    let dir = tempfile::tempdir().unwrap();
+    let (src, expected) = make_source(dir.path(), per_folder, inbox_extra);
+    let state = dir.path().join("state.sqlite");
+    let rep = dir.path().join("r.json");
+    Some(Fixture { d, dir, src, expected, state, rep })
+}
+
+impl Fixture {
+    /// `upload SRC imaps://USER@127.0.0.1:PORT` with the CA, password file,
+    /// state and report; `port` may be a proxy's.
+    fn args(&self, port: u16) -> Vec<String> {
+        let mut a = upload_args(&self.d, &self.src, &self.state, port);
+        a.extend(["--report".into(), self.rep.display().to_string()]);
+        a
+    }
+
+    /// Runs with `extra` arguments, expects `code`, returns the report.
+    fn upload(&self, code: i32, extra: &[&str]) -> Value {
+        self.upload_with_state(code, &self.state, extra)
+    }
+
+    /// The same with another journal.
+    fn upload_with_state(&self, code: i32, state: &Path, extra: &[&str]) -> Value {
+        let mut a = upload_args(&self.d, &self.src, state, self.d.imaps_port());
+        a.extend(["--report".into(), self.rep.display().to_string()]);
+        a.extend(extra.iter().map(|s| s.to_string()));
+        run_ok(code, &a);
+        report(&self.rep)
+    }
+
+    /// The server holds exactly the source: every message once, with its
+    /// bytes, flags and INTERNALDATE.
+    fn assert_exact(&self, what: &str) {
+        let got = server_state(&self.d);
+        assert_eq!(counts(&got), counts(&self.expected), "{what}: not exactly one copy of each");
+        assert_eq!(got, self.expected, "{what}: server differs from the source; log:\n{}", self.d.log());
+    }
+}
+
+fn counts(m: &BTreeMap<String, Vec<Expected>>) -> Vec<(String, usize)> {
+    m.iter().map(|(k, v)| (k.clone(), v.len())).collect()
+}
+
 fn upload_args(d: &Dovecot, src: &Path, state: &Path, port: u16) -> Vec<String> {
     vec![
         "upload".into(),
@@ -154,30 +222,23 @@ fn run_ok(code: i32, args: &[String]) -> crate::support::Run {
 
 #[test]
 fn upload_is_exact_idempotent_and_proven_by_compare() {
-    let Some(d) = Dovecot::start_for_test("upload_is_exact", Options::default()) else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let (src, expected) = make_source(dir.path(), 12);
-    let state = dir.path().join("state.sqlite");
-    let rep = dir.path().join("r.json");
-    let mut args = upload_args(&d, &src, &state, d.imaps_port());
-    args.extend(["--report".into(), rep.display().to_string()]);
-    run_ok(0, &args);
-    let r = report(&rep);
+    let Some(f) = fixture("upload_is_exact", Options::default(), 12, 0) else { return };
+    let r = f.upload(0, &[]);
     assert_eq!(r["written"], 60, "{r}");
     assert_eq!(r["already_present"], 0, "{r}");
-    assert_eq!(server_state(&d), expected, "server differs from the source; log:\n{}", d.log());
+    f.assert_exact("first run");
     // A re-run adds nothing.
-    run_ok(0, &args);
-    let r = report(&rep);
+    let r = f.upload(0, &[]);
     assert_eq!((r["written"].as_u64(), r["already_present"].as_u64()), (Some(60), Some(60)), "{r}");
-    assert_eq!(server_state(&d), expected);
+    f.assert_exact("re-run");
     // compare SRC imaps://: equal, then unequal once a message is gone.
+    let d = &f.d;
     let cmp = |code| {
         run_ok(
             code,
             &[
                 "compare".into(),
-                src.display().to_string(),
+                f.src.display().to_string(),
                 format!("imaps://{}@127.0.0.1:{}", d.user(), d.imaps_port()),
                 "--ca-file".into(),
                 d.ca_cert_path().display().to_string(),
@@ -206,40 +267,25 @@ fn upload_is_exact_idempotent_and_proven_by_compare() {
 #[test]
 fn a_server_copy_from_elsewhere_is_not_duplicated_and_limits_are_findings() {
     let opts = Options { append_limit: Some(1_000_000), ..Options::default() };
-    let Some(d) = Dovecot::start_for_test("server_copy", opts) else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let (src, expected) = make_source(dir.path(), 6);
+    let Some(f) = fixture("server_copy", opts, 6, 0) else { return };
     // First with a fresh journal and --max-size: the big ones are findings.
-    let rep = dir.path().join("r.json");
-    let mut args = upload_args(&d, &src, &dir.path().join("a.sqlite"), d.imaps_port());
-    args.extend(["--report".into(), rep.display().to_string(), "--max-size".into(), "400".into()]);
-    run_ok(1, &args);
-    let r = report(&rep);
+    let r = f.upload_with_state(1, &f.dir.path().join("a.sqlite"), &["--max-size", "400"]);
     let too_large = r["findings"].as_array().unwrap().iter().filter(|f| f["kind"] == "too_large").count();
     assert!(too_large > 0 && r["skipped"].as_u64() == Some(too_large as u64), "{r}");
     // Then with another journal (as if another tool put them there): the
     // server scan finds what is there, only the rest is sent.
-    let mut args = upload_args(&d, &src, &dir.path().join("b.sqlite"), d.imaps_port());
-    args.extend(["--report".into(), rep.display().to_string()]);
-    run_ok(0, &args);
-    let r = report(&rep);
+    let r = f.upload_with_state(0, &f.dir.path().join("b.sqlite"), &[]);
     assert_eq!(r["already_present"].as_u64(), Some(30 - too_large as u64), "{r}");
-    assert_eq!(server_state(&d), expected);
+    f.assert_exact("after the second journal");
 }
 
 #[test]
 fn over_quota_is_reported_and_exits_1() {
     let opts = Options { quota_bytes: Some(4_000), ..Options::default() };
-    let Some(d) = Dovecot::start_for_test("over_quota", opts) else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let (src, _) = make_source(dir.path(), 6);
-    let rep = dir.path().join("r.json");
-    let mut args = upload_args(&d, &src, &dir.path().join("s.sqlite"), d.imaps_port());
+    let Some(f) = fixture("over_quota", opts, 6, 0) else { return };
     // One connection: Dovecot's quota check is per transaction, so parallel
     // connections may each pass it before the other commits.
-    args.extend(["--report".into(), rep.display().to_string(), "--jobs".into(), "1".into()]);
-    run_ok(1, &args);
-    let r = report(&rep);
+    let r = f.upload(1, &["--jobs", "1"]);
     let quota = r["findings"]
         .as_array()
         .unwrap()
@@ -252,28 +298,18 @@ fn over_quota_is_reported_and_exits_1() {
 
 #[test]
 fn broken_and_stalled_connections_end_exact() {
-    let Some(d) = Dovecot::start_for_test("faults", Options::default()) else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let (src, expected) = make_source(dir.path(), 20);
+    let Some(f) = fixture("faults", Options::default(), 20, 0) else { return };
     // The first 6 connections are cut after 9 KB up: mid-APPEND.
     let proxy = FaultProxy::start(
-        d.imaps_addr(),
+        f.d.imaps_addr(),
         Fault::CutAfterBytes { bytes: 9_000, direction: Direction::ClientToServer, connections: Some(6) },
     )
     .unwrap();
-    let rep = dir.path().join("r.json");
-    let mut args = upload_args(&d, &src, &dir.path().join("s.sqlite"), proxy.port());
-    args.extend([
-        "--report".into(),
-        rep.display().to_string(),
-        "--jobs".into(),
-        "2".into(),
-        "--timeout".into(),
-        "5".into(),
-    ]);
+    let mut args = f.args(proxy.port());
+    args.extend(["--jobs".into(), "2".into(), "--timeout".into(), "5".into()]);
     run_ok(0, &args);
     assert!(proxy.cuts() > 0, "the proxy never cut");
-    assert_eq!(server_state(&d), expected, "after cuts");
+    f.assert_exact("after cuts");
     // Stalls longer than the timeout: reconnect and resume.
     let d2 = Dovecot::start(Options::default()).unwrap();
     let proxy = FaultProxy::start(
@@ -286,27 +322,22 @@ fn broken_and_stalled_connections_end_exact() {
         },
     )
     .unwrap();
-    let mut args = upload_args(&d2, &src, &dir.path().join("s2.sqlite"), proxy.port());
+    let mut args = upload_args(&d2, &f.src, &f.dir.path().join("s2.sqlite"), proxy.port());
     args.extend(["--timeout".into(), "2".into(), "--jobs".into(), "1".into()]);
     run_ok(0, &args);
-    assert_eq!(server_state(&d2), expected, "after stalls");
+    assert_eq!(server_state(&d2), f.expected, "after stalls");
 }
 
-#[test]
-fn sigkill_at_random_points_then_rerun_gives_exactly_one_copy() {
-    let Some(d) = Dovecot::start_for_test("upload_kill", Options::default()) else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let (src, expected) = make_source(dir.path(), 40);
-    let state = dir.path().join("s.sqlite");
-    let args = upload_args(&d, &src, &state, d.imaps_port());
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    for round in 0..4 {
+/// Runs the upload `rounds` times, killing it (SIGKILL) after a random
+/// delay each time.
+fn kill_rounds(name: &str, args: &[String], rounds: u32, mut seed: u64) {
+    for round in 0..rounds {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
         let delay = Duration::from_millis(50 + seed % 400);
         let mut child = Command::new(crate::support::bin())
-            .args(&args)
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -320,26 +351,67 @@ fn sigkill_at_random_points_then_rerun_gives_exactly_one_copy() {
         }
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
-        eprintln!("upload_kill: round {round} killed after {delay:?}");
+        eprintln!("{name}: round {round} killed after {delay:?}");
     }
+}
+
+#[test]
+fn sigkill_at_random_points_then_rerun_gives_exactly_one_copy() {
+    let Some(f) = fixture("upload_kill", Options::default(), 40, 0) else { return };
+    let args = upload_args(&f.d, &f.src, &f.state, f.d.imaps_port());
+    kill_rounds("upload_kill", &args, 4, 0x9e37_79b9_7f4a_7c15);
     run_ok(0, &args);
-    let got = server_state(&d);
-    let counts =
-        |m: &BTreeMap<String, Vec<Expected>>| m.iter().map(|(k, v)| (k.clone(), v.len())).collect::<Vec<_>>();
-    assert_eq!(counts(&got), counts(&expected), "not exactly one copy after kills");
-    assert_eq!(got, expected, "not exactly one copy after kills");
+    f.assert_exact("after kills");
+}
+
+/// A folder that dominates the mailbox is split over the connections
+/// (each message to the shard of its key): the result is exact, a re-run
+/// adds nothing, and SIGKILL at random points then a re-run with another
+/// number of connections still ends with exactly one copy of each.
+#[test]
+fn a_big_folder_split_over_connections_stays_exact_across_kills() {
+    let Some(f) = fixture("upload_split", Options::default(), 10, 150) else { return };
+    let split = ["--jobs", "3", "--split-folders-above", "0"];
+    let mut args = f.args(f.d.imaps_port());
+    args.extend(split.iter().map(|s| s.to_string()));
+    kill_rounds("upload_split", &args, 3, 0x2545_f491_4f6c_dd1d);
+    let r = f.upload(0, &["--jobs", "4", "--split-folders-above", "0"]);
+    assert_eq!(r["written"], 200, "{r}");
+    f.assert_exact("split, after kills");
+    let r = f.upload(0, &split);
+    assert_eq!((r["written"].as_u64(), r["already_present"].as_u64()), (Some(200), Some(200)), "{r}");
+    // A fresh journal: the shards' scans alone find every message.
+    let fresh = f.dir.path().join("fresh.sqlite");
+    let r = f.upload_with_state(0, &fresh, &["--jobs", "2", "--split-folders-above", "0"]);
+    assert_eq!(r["already_present"].as_u64(), Some(200), "{r}");
+    f.assert_exact("split, re-runs");
+}
+
+/// XOAUTH2 args: the token command instead of a password.
+fn xoauth2_args(f: &Fixture, cmd: String, extra: &[&str]) -> Vec<String> {
+    let mut a: Vec<String> = vec![
+        "upload".into(),
+        f.src.display().to_string(),
+        format!("imaps://{}@127.0.0.1:{}", f.d.user(), f.d.imaps_port()),
+        "--ca-file".into(),
+        f.d.ca_cert_path().display().to_string(),
+        "--oauth2-token-cmd".into(),
+        cmd,
+        "--state".into(),
+        f.state.display().to_string(),
+    ];
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a
 }
 
 #[test]
 fn xoauth2_with_a_token_command_that_first_hands_out_an_expired_token() {
-    let Some(d) = Dovecot::start_for_test("xoauth2", Options::default()) else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let (src, expected) = make_source(dir.path(), 4);
-    let expired = dir.path().join("expired");
-    let good = dir.path().join("good");
-    let calls = dir.path().join("calls");
-    std::fs::write(&expired, d.mint_expired_token()).unwrap();
-    std::fs::write(&good, d.mint_token(Duration::from_secs(600))).unwrap();
+    let Some(f) = fixture("xoauth2", Options::default(), 4, 0) else { return };
+    let expired = f.dir.path().join("expired");
+    let good = f.dir.path().join("good");
+    let calls = f.dir.path().join("calls");
+    std::fs::write(&expired, f.d.mint_expired_token()).unwrap();
+    std::fs::write(&good, f.d.mint_token(Duration::from_secs(600))).unwrap();
     // The first call prints an expired token (the server refuses it), the
     // next ones a valid one: the command must be run again on rejection.
     let cmd = format!(
@@ -348,41 +420,60 @@ fn xoauth2_with_a_token_command_that_first_hands_out_an_expired_token() {
         e = expired.display(),
         g = good.display()
     );
-    let args: Vec<String> = vec![
-        "upload".into(),
-        src.display().to_string(),
-        format!("imaps://{}@127.0.0.1:{}", d.user(), d.imaps_port()),
-        "--ca-file".into(),
-        d.ca_cert_path().display().to_string(),
-        "--oauth2-token-cmd".into(),
-        cmd,
-        "--state".into(),
-        dir.path().join("s.sqlite").display().to_string(),
-        "--jobs".into(),
-        "1".into(),
-    ];
-    let r = run(&args);
-    assert_eq!(r.code, 0, "{}\n{}", r.stderr, d.log());
+    let r = run(&xoauth2_args(&f, cmd, &["--jobs", "1"]));
+    assert_eq!(r.code, 0, "{}\n{}", r.stderr, f.d.log());
     assert!(!r.stderr.contains(&std::fs::read_to_string(&good).unwrap()), "token leaked to stderr");
     assert!(std::fs::read_to_string(&calls).unwrap().lines().count() >= 2);
-    assert_eq!(server_state(&d), expected);
+    f.assert_exact("xoauth2");
+}
+
+/// The token's own expiry is followed: the first token (JSON with
+/// `expires_in`, as MSAL prints) lives 4 seconds, the upload is slowed to
+/// last longer, so the session must log in again with a new token before
+/// the first one expires, without any rejection by the server.
+#[test]
+fn xoauth2_session_is_renewed_before_the_token_expires() {
+    let Some(f) = fixture("xoauth2_expiry", Options::default(), 4, 0) else { return };
+    let short = f.dir.path().join("short");
+    let long = f.dir.path().join("long");
+    let calls = f.dir.path().join("calls");
+    std::fs::write(
+        &short,
+        format!(r#"{{"access_token":"{}","expires_in":4}}"#, f.d.mint_token(Duration::from_secs(4))),
+    )
+    .unwrap();
+    std::fs::write(&long, f.d.mint_token(Duration::from_secs(600))).unwrap();
+    // Each call logs the time; the first prints the short-lived token.
+    let cmd = format!(
+        "date +%s.%N >> '{c}'; if [ $(wc -l < '{c}') -eq 1 ]; then cat '{s}'; else cat '{l}'; fi",
+        c = calls.display(),
+        s = short.display(),
+        l = long.display()
+    );
+    let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let r = run(&xoauth2_args(&f, cmd, &["--jobs", "1", "--max-msgs-per-sec", "3"]));
+    assert_eq!(r.code, 0, "{}\n{}", r.stderr, f.d.log());
+    let times: Vec<f64> =
+        std::fs::read_to_string(&calls).unwrap().lines().map(|l| l.trim().parse().unwrap()).collect();
+    assert!(times.len() >= 2, "the token command ran once: no renewal ({times:?})");
+    assert!(times[1] - started < 4.0, "renewed only after the token expired: {times:?}, start {started}");
+    assert!(!f.d.log().to_ascii_lowercase().contains("auth failed"), "a token was refused:\n{}", f.d.log());
+    assert!(!r.stderr.contains("reconnecting"), "the session broke instead of being renewed:\n{}", r.stderr);
+    f.assert_exact("xoauth2 renewal");
 }
 
 #[test]
 fn starttls_dry_run_sends_nothing_then_the_upload_does() {
-    let Some(d) = Dovecot::start_for_test("starttls_dry_run", Options::default()) else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let (src, expected) = make_source(dir.path(), 3);
-    let rep = dir.path().join("r.json");
-    let mut args = upload_args(&d, &src, &dir.path().join("s.sqlite"), d.imap_port());
-    args[2] = format!("imap://{}@127.0.0.1:{}", d.user(), d.imap_port());
-    args.extend(["--starttls".into(), "--report".into(), rep.display().to_string()]);
+    let Some(f) = fixture("starttls_dry_run", Options::default(), 3, 0) else { return };
+    let mut args = f.args(f.d.imap_port());
+    args[2] = format!("imap://{}@127.0.0.1:{}", f.d.user(), f.d.imap_port());
+    args.push("--starttls".into());
     let mut dry = args.clone();
     dry.push("--dry-run".into());
     run_ok(0, &dry);
-    assert!(server_state(&d).is_empty(), "a dry run wrote");
-    assert!(d.log().contains("TLS"), "no TLS in the log:\n{}", d.log());
+    assert!(server_state(&f.d).is_empty(), "a dry run wrote");
+    assert!(f.d.log().contains("TLS"), "no TLS in the log:\n{}", f.d.log());
     run_ok(0, &args);
-    assert_eq!(report(&rep)["written"], 15);
-    assert_eq!(server_state(&d), expected);
+    assert_eq!(report(&f.rep)["written"], 15);
+    f.assert_exact("starttls");
 }

@@ -41,16 +41,23 @@ pub struct ImapArgs {
     /// MAILSHIFT_PASSWORD, otherwise a prompt on a terminal).
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
-    /// A shell command printing an OAuth2 access token (XOAUTH2); run again
-    /// when the token is old or rejected.
+    /// A shell command printing an OAuth2 access token (XOAUTH2): the token
+    /// alone, or JSON with `access_token` and `expires_in` / `expires_on`
+    /// (az, oauth2l, MSAL scripts). Run again a few minutes before the
+    /// token expires (from the JSON or the JWT's `exp`), or when rejected.
     #[arg(long, value_name = "CMD")]
     pub oauth2_token_cmd: Option<String>,
-    /// Seconds after which the token command is run again.
+    /// Seconds after which the token command is run again, for a token
+    /// whose expiry is unknown (neither JSON nor a JWT).
     #[arg(long, default_value_t = 2700, value_name = "SECS")]
     pub oauth2_refresh: u64,
     /// Seconds to wait for the server before reconnecting.
     #[arg(long, default_value_t = 120, value_name = "SECS")]
     pub timeout: u64,
+    /// Seconds of silence after which a waiting connection sends NOOP, so
+    /// NAT, firewalls and Microsoft 365's idle timeout keep it.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub keepalive: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -92,6 +99,7 @@ impl ImapArgs {
             ca_file: self.ca_file.clone(),
             timeout: Duration::from_secs(self.timeout.max(1)),
             allow_plaintext: self.insecure_plaintext,
+            keepalive: Duration::from_secs(self.keepalive.max(1)),
         };
         Ok(Connector::new(target, opts, creds)?)
     }
@@ -132,7 +140,8 @@ pub struct Args {
     /// Read SRC as this format instead of detecting it.
     #[arg(long, value_enum)]
     pub from: Option<FromArg>,
-    /// Connections in parallel; each uploads whole folders.
+    /// Connections in parallel; each uploads whole folders (see
+    /// --split-folders-above).
     #[arg(long, short = 'j', default_value_t = 4)]
     pub jobs: usize,
     /// A map file: `SOURCE = SERVER` per line (`/` between levels).
@@ -151,6 +160,14 @@ pub struct Args {
     /// Connect, read and decide; upload nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Split a folder of at least BYTES that holds a 1/jobs share of the
+    /// mailbox over all connections (default: never). Helps against
+    /// servers that limit each connection (Microsoft 365 throttling); on
+    /// Dovecot with maildir it is slower, as every connection re-reads the
+    /// folder after the others' appends. UIDs of a split folder do not
+    /// follow the source order.
+    #[arg(long, value_name = "BYTES")]
+    pub split_folders_above: Option<u64>,
     /// Skip the proof (the folder-by-folder comparison after the upload).
     #[arg(long)]
     pub no_verify: bool,
@@ -203,6 +220,7 @@ pub fn run(args: Args) -> anyhow::Result<Outcome> {
         journal,
         dry_run: args.dry_run,
         folder_map,
+        split_min_bytes: args.split_folders_above.unwrap_or(u64::MAX),
         cancel: Some(cancel),
         ..UploadOptions::default()
     };

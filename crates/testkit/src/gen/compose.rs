@@ -74,6 +74,24 @@ fn shape(p: Profile) -> Shape {
     }
 }
 
+/// Received dates stay before 2025-01-01 00:00 UTC, whatever the count: a
+/// server (Dovecot's APPEND) replaces an INTERNALDATE in the future with
+/// the current time, and the small profile's gaps (up to 5 days) used to
+/// pass today after about 20,000 messages.
+const RECEIVED_CEILING: i64 = 1_735_689_600;
+
+/// A gap may use at most this fraction (1/N) of the time left before
+/// [`RECEIVED_CEILING`]: the dates approach the ceiling (then move on by
+/// one second per message, years away from today). 500 leaves the first few hundred messages of every profile as they
+/// were (their drawn gaps are far below the limit), so short generated
+/// stores, such as the committed `corpus/sample` tree, keep their bytes.
+const CEILING_STEPS: i64 = 500;
+
+/// The largest gap (seconds, at least 1) allowed after `now`.
+fn room_before_ceiling(now: chrono::DateTime<Utc>) -> i64 {
+    ((RECEIVED_CEILING - now.timestamp()) / CEILING_STEPS).max(1)
+}
+
 const OFFSETS: &[i32] = &[0, 3600, 7200, -5 * 3600, -8 * 3600, 9 * 3600, 19_800, -3 * 3600, 3600, 0];
 
 fn fold_ascii(s: &str) -> String {
@@ -436,7 +454,8 @@ impl Generator {
         let sh = shape(self.profile);
         let idx = self.index;
         self.index += 1;
-        self.now += Duration::seconds(self.rng.random_range(sh.gap_secs.0..=sh.gap_secs.1));
+        let gap = self.rng.random_range(sh.gap_secs.0..=sh.gap_secs.1);
+        self.now += Duration::seconds(gap.min(room_before_ceiling(self.now)));
         let received = self.now;
         let off = FixedOffset::east_opt(*OFFSETS.choose(&mut self.rng).unwrap_or(&0)).unwrap_or(Utc.fix());
         let sent = (received - Duration::seconds(self.rng.random_range(2..900))).with_timezone(&off);

@@ -273,3 +273,24 @@ fn committed_sample_is_what_the_generator_writes() {
     }
     assert!(total < 500_000, "sample is {total} bytes");
 }
+
+/// Received dates stay in the past and in order for a message-dense
+/// store: the small profile's gaps (up to 5 days) used to run past today
+/// after about 20,000 messages, and Dovecot's APPEND then replaced those
+/// INTERNALDATEs with the current time. Near the 2025-01-01 ceiling the
+/// dates move on by a second per message at most.
+#[test]
+fn received_dates_stay_in_the_past_for_large_counts() {
+    let ceiling = chrono::DateTime::parse_from_rfc3339("2025-01-01T00:00:00Z").unwrap();
+    let now = chrono::Utc::now();
+    let n = 25_000;
+    let mut last = None;
+    for (i, m) in Generator::new(5, Profile::Small).take(n).enumerate() {
+        assert!(m.received < now, "message {i} received {} is in the future", m.received);
+        assert!(m.received <= ceiling + chrono::Duration::seconds(n as i64), "message {i}: {}", m.received);
+        if let Some(prev) = last {
+            assert!(m.received > prev, "message {i}: dates not increasing");
+        }
+        last = Some(m.received);
+    }
+}
