@@ -12,9 +12,12 @@
 //!
 //! - **Unnamed** (Linux `O_TMPFILE`): the file is created without any name
 //!   in the directory it belongs in and, after the batch's `syncfs`, linked
-//!   there under its final name (`linkat` of `/proc/self/fd/N`), then the
-//!   batch ends with a second `syncfs` that makes the names and link counts
-//!   durable. Nothing ever names it before it is complete and durable, and a
+//!   there under its final name (`linkat` of `/proc/self/fd/N`), and the
+//!   directory syncs make the names durable; the link counts (which ext4
+//!   without a journal does not write with a directory) are made durable by
+//!   the next `syncfs`: the next batch's first one, or a second one that
+//!   [`RenameBatch::flush`] and [`BackgroundBatch::flush`] end with before
+//!   returning. Nothing ever names it before it is complete and durable, and a
 //!   killed process leaves nothing behind at all: the kernel frees an
 //!   unnamed file when its last descriptor closes. It also spares a
 //!   directory entry in `tmp/` and a rename that dirties two directories,
@@ -362,7 +365,15 @@ impl RenameBatch {
     /// makes the names durable. On error the batch keeps what was not
     /// named yet, and the error names the file.
     pub fn flush(&mut self) -> io::Result<()> {
-        let Some((first, dest)) = self.pending.first() else { return Ok(()) };
+        self.flush_with(true).map(|_| ())
+    }
+
+    /// [`Self::flush`]; with `sync_links` false, linked names are made
+    /// durable by directory syncs only, which on a file system without a
+    /// journal may not write the files' link counts: the caller's next
+    /// `syncfs` must, and the path to call it on is returned.
+    fn flush_with(&mut self, sync_links: bool) -> io::Result<Option<PathBuf>> {
+        let Some((first, dest)) = self.pending.first() else { return Ok(None) };
         match first {
             Staged::Temp(tmp) => sync_filesystem(tmp).map_err(|e| with_path(e, tmp))?,
             Staged::Unnamed(u) => rustix::fs::syncfs(&u.file).map_err(|e| with_path(e.into(), dest))?,
@@ -381,23 +392,24 @@ impl RenameBatch {
         let linked = linked.cloned();
         self.pending.drain(..done);
         named?;
+        self.bytes = 0;
         match linked {
             // A link also raises the file's link count from 0, which a
             // directory sync does not write on every file system (ext4
             // without a journal): one more syncfs makes names and counts
             // durable together.
-            Some(dest) => {
+            Some(dest) if sync_links => {
                 sync_filesystem(&dest).map_err(|e| with_path(e, &dest))?;
                 self.dirs.clear();
+                Ok(None)
             }
-            None => {
+            _ => {
                 for dir in std::mem::take(&mut self.dirs) {
                     sync_dir(&dir).map_err(|e| with_path(e, &dir))?;
                 }
+                Ok(linked)
             }
         }
-        self.bytes = 0;
-        Ok(())
     }
 }
 
@@ -416,17 +428,23 @@ fn fill(f: &mut File, bytes: &[u8], time: Option<crate::Timestamp>) -> io::Resul
 /// last one durable (on a 2-core machine the `syncfs` and the renames of a
 /// batch otherwise stall the writer for a third of a conversion).
 ///
-/// The guarantees are those of [`RenameBatch`]: a file is renamed to its
-/// final name only after a `syncfs` that started after it was written and
-/// closed. At most one batch is being flushed while the next one fills, so
-/// at most two batches of files wait in temp names. [`Self::flush`] waits
-/// for both and returns only when every file staged so far is durable under
-/// its final name; an error of a background flush is returned by the next
-/// call to [`Self::stage`] or [`Self::flush`].
+/// The guarantees are those of [`RenameBatch`]: a file gets its final name
+/// only after a `syncfs` that started after all its bytes were written. At
+/// most one batch is being flushed while the next one fills, so at most two
+/// batches of files wait without their final names (and hold descriptors,
+/// for unnamed ones). [`Self::flush`] waits for both and returns only when
+/// every file staged so far is durable under its final name; an error of a
+/// background flush is returned by the next call to [`Self::hand_over`] or
+/// [`Self::flush`].
 #[derive(Debug, Default)]
 pub struct BackgroundBatch {
     filling: RenameBatch,
-    flushing: Option<std::thread::JoinHandle<io::Result<()>>>,
+    flushing: Option<std::thread::JoinHandle<io::Result<Option<PathBuf>>>>,
+    /// Where a background flush linked files whose link counts wait for a
+    /// `syncfs` (see [`RenameBatch::flush_with`]): the next batch's first
+    /// `syncfs` or [`Self::flush`] does it, so that a background flush
+    /// costs one `syncfs`, not two.
+    unsynced: Option<PathBuf>,
 }
 
 impl BackgroundBatch {
@@ -436,7 +454,7 @@ impl BackgroundBatch {
 
     /// Batches that stage new files as `staging` says.
     pub fn with_staging(staging: Staging) -> Self {
-        BackgroundBatch { filling: RenameBatch::with_staging(staging), flushing: None }
+        BackgroundBatch { filling: RenameBatch::with_staging(staging), flushing: None, unsynced: None }
     }
 
     /// Stages a file written (not yet synced) at `tmp`, to be renamed to
@@ -474,7 +492,7 @@ impl BackgroundBatch {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.filling.is_empty() && self.flushing.is_none()
+        self.filling.is_empty() && self.flushing.is_none() && self.unsynced.is_none()
     }
 
     /// Waits for the batch being flushed (if any), then starts flushing
@@ -486,7 +504,8 @@ impl BackgroundBatch {
         if batch.is_empty() {
             return Ok(());
         }
-        let spawned = std::thread::Builder::new().name("mailshift-sync".into()).spawn(move || batch.flush());
+        let spawned =
+            std::thread::Builder::new().name("mailshift-sync".into()).spawn(move || batch.flush_with(false));
         match spawned {
             Ok(handle) => self.flushing = Some(handle),
             // No thread to be had: the batch was moved into the closure that
@@ -499,18 +518,28 @@ impl BackgroundBatch {
 
     /// Waits for the background flush, if one is running.
     fn wait(&mut self) -> io::Result<()> {
-        match self.flushing.take() {
-            Some(handle) => {
-                handle.join().unwrap_or_else(|_| Err(io::Error::other("the sync thread panicked")))
+        if let Some(handle) = self.flushing.take() {
+            let linked =
+                handle.join().unwrap_or_else(|_| Err(io::Error::other("the sync thread panicked")))?;
+            if linked.is_some() {
+                self.unsynced = linked;
             }
-            None => Ok(()),
         }
+        Ok(())
     }
 
     /// Makes every file staged so far durable under its final name.
     pub fn flush(&mut self) -> io::Result<()> {
         self.wait()?;
-        self.filling.flush()
+        if self.filling.is_empty() {
+            if let Some(path) = self.unsynced.take() {
+                sync_filesystem(&path).map_err(|e| with_path(e, &path))?;
+            }
+            return Ok(());
+        }
+        self.filling.flush()?;
+        self.unsynced = None;
+        Ok(())
     }
 }
 

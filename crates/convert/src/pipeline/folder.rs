@@ -34,7 +34,9 @@ const QUEUE_BYTES: u64 = 8 << 20;
 
 /// What the reading side hands the writing side.
 enum Work {
-    Message(Message),
+    /// A message, with its exact hash when the writer names files by it
+    /// (computed on the reading side, which has time to spare).
+    Message(Message, Option<ExactHash>),
     Finding(Finding),
 }
 
@@ -65,8 +67,9 @@ impl Run<'_> {
                 Err(e) => writing.open_error = Some(e.to_string()),
             }
         }
+        let hash = writing.writer.as_ref().is_some_and(|w| w.uses_exact_hash());
         let mut reading =
-            Reading { run: self, key: &group.key, seen: HashSet::new(), stats: FolderStats::default() };
+            Reading { run: self, key: &group.key, seen: HashSet::new(), stats: FolderStats::default(), hash };
         if writing.writer.is_some() && group.bytes >= THREADED_MIN_BYTES {
             writing = reading.read_into_writer_thread(group, writing);
         } else {
@@ -110,6 +113,8 @@ struct Reading<'r, 'a> {
     seen: HashSet<ExactHash>,
     /// `read`, `bytes`, `duplicates`, and `skipped` for items the source skipped.
     stats: FolderStats,
+    /// Whether to hash each message for the writer ([`FolderWriter::uses_exact_hash`]).
+    hash: bool,
 }
 
 impl Reading<'_, '_> {
@@ -205,7 +210,8 @@ impl Reading<'_, '_> {
         self.stats.read += 1;
         self.stats.bytes += size;
         self.run.progress.message(size);
-        if self.run.opts.dedupe && !self.seen.insert(message.exact_hash()) {
+        let exact = (self.hash || self.run.opts.dedupe).then(|| message.exact_hash());
+        if self.run.opts.dedupe && exact.is_some_and(|h| !self.seen.insert(h)) {
             self.stats.duplicates += 1;
             let f = Finding::info(
                 FindingKind::Duplicate,
@@ -215,7 +221,7 @@ impl Reading<'_, '_> {
             self.run.progress.finding(&f);
             return send(Work::Finding(f));
         }
-        send(Work::Message(message))
+        send(Work::Message(message, exact.filter(|_| self.hash)))
     }
 }
 
@@ -243,7 +249,7 @@ impl Writing<'_, '_> {
     fn handle(&mut self, work: Work) {
         match work {
             Work::Finding(f) => self.findings.push(f), // the reading side showed it
-            Work::Message(m) => self.write(&m),
+            Work::Message(m, exact) => self.write(&m, exact),
         }
     }
 
@@ -253,7 +259,7 @@ impl Writing<'_, '_> {
         self.finding(Finding::error(FindingKind::Unwritable, location, why));
     }
 
-    fn write(&mut self, message: &Message) {
+    fn write(&mut self, message: &Message, exact: Option<ExactHash>) {
         let size = message.size();
         if self.run.opts.dry_run {
             self.written += 1;
@@ -271,7 +277,10 @@ impl Writing<'_, '_> {
         let Some(writer) = self.writer.as_mut() else {
             return self.skip(message, "not written: no writer".into());
         };
-        let outcome = writer.write(message);
+        let outcome = match exact {
+            Some(exact) => writer.write_hashed(message, exact),
+            None => writer.write(message),
+        };
         let found = writer.take_findings();
         for f in found {
             self.finding(f);
@@ -380,7 +389,7 @@ impl Work {
     fn size(&self) -> u64 {
         match self {
             // The allocation, not the length: that is what is resident.
-            Work::Message(m) => m.raw.capacity() as u64,
+            Work::Message(m, _) => m.raw.capacity() as u64,
             Work::Finding(_) => 0,
         }
     }
@@ -397,14 +406,14 @@ mod queue_tests {
         std::thread::scope(|s| {
             let h = s.spawn(|| {
                 let mut got = Vec::new();
-                while let Some(Work::Message(m)) = q.pop() {
+                while let Some(Work::Message(m, _)) = q.pop() {
                     assert!(q.lock().bytes <= 100);
                     got.push(m.raw.len());
                 }
                 got
             });
             for len in [3, 4, 100, 5, 6, 1] {
-                q.push(Work::Message(Message::new(vec![b'x'; len], Envelope::default())));
+                q.push(Work::Message(Message::new(vec![b'x'; len], Envelope::default()), None));
                 assert!(q.lock().bytes <= 100);
             }
             q.close();
