@@ -2,7 +2,6 @@
 //! package `radicale`) on 127.0.0.1, storage in a temp dir, gets every
 //! produced vCard and iCalendar object by PUT and gives it back by GET.
 
-
 use mailshift_contacts::{read_calendar, write_calendar, ContactsOptions, VcardVersion};
 use mailshift_model::Report;
 use mailshift_testkit::radicale::{Radicale, MKCOL_BOOK};
