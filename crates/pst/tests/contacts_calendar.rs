@@ -399,7 +399,7 @@ mod radicale {
                     let col = format!("/test/book-{i}-{v:?}/");
                     let (status, text) = server.http("MKCOL", &col, "application/xml", MKCOL_BOOK.as_bytes());
                     assert_eq!(status, 201, "MKCOL {col}: {text}");
-                    let n = server.put_and_get_dir(&col, &dir, "text/vcard", "UID:");
+                    let n = server.put_and_get_dir(&col, &dir, "text/vcard", "UID:", true);
                     assert_eq!(n, c.len(), "{file}");
                     cards += n;
                 }
@@ -414,7 +414,7 @@ mod radicale {
                 let col = format!("/test/cal-{i}/");
                 let (status, text) = server.http("MKCALENDAR", &col, "application/xml", b"");
                 assert_eq!(status, 201, "MKCALENDAR {col}: {text}");
-                objects += server.put_and_get_dir(&col, &dir, "text/calendar", "UID:");
+                objects += server.put_and_get_dir(&col, &dir, "text/calendar", "UID:", true);
             }
         }
         eprintln!("radicale stored {cards} vCards and {objects} calendar files from PSTs");

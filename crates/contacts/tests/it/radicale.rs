@@ -35,7 +35,7 @@ fn radicale_accepts_every_card_and_calendar_object() {
             let collection = format!("/test/book-{i}-{version:?}/");
             let (status, text) = server.http("MKCOL", &collection, "application/xml", MKCOL_BOOK.as_bytes());
             assert_eq!(status, 201, "MKCOL {collection}: {text}");
-            let n = server.put_and_get_dir(&collection, &dir, "text/vcard", "UID:");
+            let n = server.put_and_get_dir(&collection, &dir, "text/vcard", "UID:", false);
             assert_eq!(n, contacts.len(), "{}: cards stored", path.display());
             cards += n;
         }
@@ -47,7 +47,7 @@ fn radicale_accepts_every_card_and_calendar_object() {
         let collection = format!("/test/cal-{i}/");
         let (status, text) = server.http("MKCALENDAR", &collection, "application/xml", b"");
         assert_eq!(status, 201, "MKCALENDAR {collection}: {text}");
-        server.put_and_get_dir(&collection, &dir, "text/calendar", "DTSTART");
+        server.put_and_get_dir(&collection, &dir, "text/calendar", "DTSTART", false);
         objects += objs.len();
     }
     eprintln!("radicale stored {cards} vCards and {objects} calendar objects");
