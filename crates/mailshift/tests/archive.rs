@@ -48,6 +48,16 @@ fn backup(src: &Path, to: &Path, name: &str, extra: &[&str]) -> PathBuf {
     to.join(format!("{name}.tar.zst"))
 }
 
+/// Runs the shell pipeline `script` (arguments as `$1`, `$2`, ...) in a new
+/// directory `into` and asserts that it succeeded: extraction with the
+/// standard tools alone.
+fn extract_with_shell(into: &Path, script: &str, args: &[&Path]) {
+    fs::create_dir(into).unwrap();
+    let st =
+        Command::new("sh").arg("-c").arg(script).arg("sh").args(args).current_dir(into).status().unwrap();
+    assert!(st.success(), "{script} failed in {}", into.display());
+}
+
 fn same(a: &Path, b: &Path) {
     expect(0, &[&"compare", &a, &b]);
 }
@@ -93,16 +103,7 @@ fn debian_tar_and_zstd_extract_the_same_store() {
     assert!(st.success());
     same(&src, &x1.join("mail/maildir"));
     let x2 = dir.path().join("x2");
-    fs::create_dir(&x2).unwrap();
-    let st = Command::new("sh")
-        .arg("-c")
-        .arg("zstd -dc \"$1\" | tar -xf -")
-        .arg("sh")
-        .arg(&archive)
-        .current_dir(&x2)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    extract_with_shell(&x2, "zstd -dc \"$1\" | tar -xf -", &[&archive]);
     same(&src, &x2.join("mail/maildir"));
     // The manifest inside is the one beside, less its last (hash) line.
     let inside = fs::read_to_string(x2.join("mail/manifest.jsonl")).unwrap();
@@ -692,17 +693,7 @@ fn encrypted_backups_round_trip_and_stay_readable_with_age() {
     // Standard tools alone: age | zstd | tar gives the same maildir, and
     // the manifest decrypts to plain JSON lines.
     let x = dir.path().join("x");
-    fs::create_dir(&x).unwrap();
-    let st = Command::new("sh")
-        .arg("-c")
-        .arg("age -d -i \"$1\" \"$2\" | zstd -dc | tar -xf -")
-        .arg("sh")
-        .arg(&key)
-        .arg(&archive)
-        .current_dir(&x)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    extract_with_shell(&x, "age -d -i \"$1\" \"$2\" | zstd -dc | tar -xf -", &[&key, &archive]);
     same(&src, &x.join("enc/maildir"));
     let m = Command::new("age")
         .arg("-d")
