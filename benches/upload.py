@@ -30,6 +30,12 @@ fsyncs, and on a disk where one takes ~3.5 ms (this VM) that latency, the
 same for every tool that appends one message per transaction, hides the
 tools' own cost (mbsync: ~20 s instead of ~2 s for 1,100 messages). No global
 `sync` is charged either (it would bill other processes' dirty pages).
+Each row's server mailbox is moved to bench-out/upload-kept/ rather than
+deleted, and that folder is emptied (then 61 s waited out) at the start of
+the next run: this VM's ext4 has no journal, and for a minute after many
+files are deleted its inode allocator scans past their inodes
+(`recently_deleted`), which made whichever tool ran next pay ~20% of its
+server's CPU for the previous row's cleanup.
 Peak RSS is GNU time's %M for the tool's process (Dovecot's own processes are
 not counted for any tool). After each run scripts/imap_check.py (Python's
 imaplib, no shared code) reads the server back: the number of messages in
@@ -209,7 +215,30 @@ def check(info):
     return json.loads(r.stdout), ""
 
 
-def run_one(tool, src, src_mtimes, have_mailshift):
+KEPT = os.path.join(OUT, "upload-kept")
+
+
+def keep_mailbox(info, row_name):
+    """Moves the row's server mailbox aside instead of letting the server's
+    clean-up delete it (see the module doc: deleting costs the next row)."""
+    os.makedirs(KEPT, exist_ok=True)
+    try:
+        os.rename(info["mail_root"], os.path.join(KEPT, row_name))
+    except OSError as e:
+        log(f"  (could not keep {info['mail_root']}: {e}; it is deleted with the server)")
+
+
+def clear_kept():
+    if not os.path.isdir(KEPT):
+        return
+    log(f"removing the previous run's server mailboxes ({os.path.relpath(KEPT, ROOT)}); "
+        "waiting 61 s for ext4's recently-deleted inode scan to pass")
+    shutil.rmtree(KEPT, ignore_errors=True)
+    os.sync()
+    time.sleep(61)
+
+
+def run_one(tool, src, src_mtimes, have_mailshift, row_name):
     with Server() as srv, tempfile.TemporaryDirectory(prefix="upload-bench-") as work:
         argv = command(tool, srv.info, src, work, have_mailshift)
         if argv is None:
@@ -232,6 +261,7 @@ def run_one(tool, src, src_mtimes, have_mailshift):
         row = {"tool": tool, "ok": code == 0, "exit": code, "seconds": secs, "peak_rss_mib": rss_kib / 1024,
                "command": " ".join(argv), "stderr": err.decode("utf-8", "replace")[-800:] if code != 0 else ""}
         server, why = check(srv.info)
+        keep_mailbox(srv.info, row_name)
         if server is None:
             row["check_error"] = why
             return row
@@ -307,6 +337,7 @@ def main():
     want = a.tools.split(",") if a.tools else list(TOOLS)
     if BASELINE and "baseline" not in want:
         want.insert(want.index("mailshift") + 1 if "mailshift" in want else 0, "baseline")
+    clear_kept()
     report = {"sync_charged_to_each_tool": False, "dovecot_extra": Server.extra, "inputs": {}}
     for name in INPUTS:
         if a.only and name != a.only:
@@ -315,7 +346,7 @@ def main():
         rows = []
         for tool in want:
             log(f"{name}: {tool} ...")
-            rows.append(run_one(tool, src, mtimes, have_mailshift))
+            rows.append(run_one(tool, src, mtimes, have_mailshift, f"{name}-{tool}"))
             r = rows[-1]
             log(f"  {r.get('seconds', 0):.2f} s, ok={r.get('ok')}, on server {r.get('on_server')}, "
                 f"dates kept {r.get('dates_kept')}")

@@ -329,7 +329,8 @@ impl Session {
         }
     }
 
-    /// Reads the next response.
+    /// Reads the next response. Cancel-safe: dropped before it returns, it
+    /// loses nothing, and the next call goes on where this one stopped.
     pub async fn read(&mut self) -> Result<Resp> {
         loop {
             if self.rpos < self.rbuf.len() {
@@ -412,32 +413,26 @@ impl Session {
             self.rbuf.clear();
             self.rpos = 0;
         }
-        let len = self.rbuf.len();
-        let want = (len - self.rpos).clamp(64 << 10, 4 << 20);
-        self.rbuf.resize(len + want, 0);
-        let r = tokio::time::timeout(self.timeout, self.io.read(&mut self.rbuf[len..])).await;
+        let want = (self.rbuf.len() - self.rpos).clamp(64 << 10, 4 << 20);
+        self.rbuf.reserve(want);
+        // `read_buf` appends only what arrived, so a `fill` dropped while
+        // waiting (the uploader selects between the server and its source)
+        // leaves the buffer as it was: `read` is cancel-safe.
+        let r = tokio::time::timeout(self.timeout, self.io.read_buf(&mut self.rbuf)).await;
         match r {
-            Ok(Ok(0)) => {
-                self.rbuf.truncate(len);
-                Err(ImapError::Closed { server: self.server.clone(), why: None })
-            }
-            Ok(Ok(n)) => {
+            Ok(Ok(0)) => Err(ImapError::Closed { server: self.server.clone(), why: None }),
+            Ok(Ok(_)) => {
                 self.last_io = Instant::now();
-                self.rbuf.truncate(len + n);
                 Ok(())
             }
             Ok(Err(e)) => {
-                self.rbuf.truncate(len);
                 Err(ImapError::Io { server: self.server.clone(), what: "receive".into(), source: e })
             }
-            Err(_) => {
-                self.rbuf.truncate(len);
-                Err(ImapError::Timeout {
-                    server: self.server.clone(),
-                    what: "a command".into(),
-                    secs: self.timeout.as_secs(),
-                })
-            }
+            Err(_) => Err(ImapError::Timeout {
+                server: self.server.clone(),
+                what: "a command".into(),
+                secs: self.timeout.as_secs(),
+            }),
         }
     }
 

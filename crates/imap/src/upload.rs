@@ -821,7 +821,7 @@ impl<'a> FolderRun<'a> {
                 *conn = Some(connect_retry(&self.shared.connector, self.shared.opts.max_retries).await?);
             }
             let step = match conn.as_mut() {
-                Some(c) => self.step(c).await,
+                Some(c) => self.step(c, rx, &mut source_done).await,
                 None => Err(ImapError::Closed { server: self.shared.connector.target.server(), why: None }),
             };
             match step {
@@ -1163,7 +1163,12 @@ impl<'a> FolderRun<'a> {
     }
 
     /// Sends what may be sent and handles one answer.
-    async fn step(&mut self, c: &mut Conn) -> Result<()> {
+    async fn step(
+        &mut self,
+        c: &mut Conn,
+        rx: &mut mpsc::Receiver<Fed>,
+        source_done: &mut bool,
+    ) -> Result<()> {
         let literal_plus = c.caps.has("LITERAL+");
         let q = crate::protocol::quoted(&self.job.mapped.wire).unwrap_or_default();
         if literal_plus {
@@ -1248,12 +1253,26 @@ impl<'a> FolderRun<'a> {
             return Ok(());
         }
         loop {
-            match c.session.read().await? {
-                Resp::Tagged(t) => return self.answer(t).await,
-                Resp::Status(t) if t.status == Status::Bye => {
-                    return Err(ImapError::Closed { server: c.session.server.clone(), why: Some(t.text) })
-                }
-                _ => {}
+            // While the server works, keep taking from the source up to the
+            // window, so the next APPEND is a full MULTIAPPEND batch. Taking
+            // only what the small source channel held made batches of ~16
+            // messages: on Dovecot every batch is a transaction that
+            // re-reads the folder's uidlist, which made a 20,000-message
+            // folder 2.4x slower than with full batches.
+            let take = !*source_done && self.room();
+            tokio::select! {
+                biased;
+                resp = c.session.read() => match resp? {
+                    Resp::Tagged(t) => return self.answer(t).await,
+                    Resp::Status(t) if t.status == Status::Bye => {
+                        return Err(ImapError::Closed { server: c.session.server.clone(), why: Some(t.text) })
+                    }
+                    _ => {}
+                },
+                fed = rx.recv(), if take => match fed {
+                    Some(fed) => self.accept(fed),
+                    None => *source_done = true,
+                },
             }
         }
     }

@@ -2,44 +2,17 @@
 //! first APPEND and gives UIDs: the upload must wait and retry, and set
 //! `\Flagged` again with UID STORE (Exchange drops it at APPEND).
 
-use std::ops::ControlFlow;
-use std::path::PathBuf;
+mod scripted;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mailshift_imap::auth::{Credentials, Secret};
-use mailshift_imap::connection::{ConnectOptions, Connector};
-use mailshift_imap::target::{Security, Target};
-use mailshift_imap::upload::{upload, UploadOptions};
-use mailshift_model::{
-    Emit, Envelope, Flags, FolderPath, Item, Message, NoProgress, Source, SourceInfo, Unit,
-};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use mailshift_imap::connection::ConnectOptions;
+use scripted::{read_command, upload_plain, Messages};
+use tokio::io::{AsyncWriteExt, BufReader};
 
-struct ThreeMessages;
-
-impl Source for ThreeMessages {
-    fn info(&self) -> SourceInfo {
-        SourceInfo { format: "test".into(), variant: None, path: PathBuf::from("three") }
-    }
-    fn units(&self, _f: &mut Vec<mailshift_model::Finding>) -> mailshift_model::Result<Vec<Unit>> {
-        Ok(vec![Unit { folder: FolderPath::inbox(), id: "1".into(), path: None, bytes: 100 }])
-    }
-    fn read_unit(&self, _u: &Unit, emit: Emit<'_>) -> mailshift_model::Result<()> {
-        for i in 0..3 {
-            let flags = Flags { flagged: i == 1, seen: true, ..Flags::default() };
-            let raw = format!("Message-ID: <{i}@x>\nSubject: {i}\n\nbody\n").into_bytes();
-            let env = Envelope { folder: FolderPath::inbox(), flags, ..Envelope::default() };
-            if emit(Item::Message(Message::new(raw, env))) == ControlFlow::Break(()) {
-                break;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Runs the scripted server for one connection at a time; returns the
-/// commands it saw (without literals).
+/// Runs the scripted server for one connection at a time; records the
+/// commands it saw (first line, without the tag).
 async fn serve(listener: tokio::net::TcpListener, seen: Arc<Mutex<Vec<String>>>) {
     let mut next_uid = 1;
     let mut appends = 0;
@@ -50,24 +23,15 @@ async fn serve(listener: tokio::net::TcpListener, seen: Arc<Mutex<Vec<String>>>)
         w.write_all(b"* OK The Microsoft Exchange IMAP4 service is ready. [CAPABILITY IMAP4rev1 LITERAL+ UIDPLUS AUTH=PLAIN SASL-IR]\r\n")
             .await
             .unwrap();
-        loop {
-            let mut line = String::new();
-            if r.read_line(&mut line).await.unwrap_or(0) == 0 {
-                break;
-            }
-            let line = line.trim_end().to_owned();
-            let (tag, cmd) = line.split_once(' ').unwrap_or((&line, ""));
-            let word = cmd.split(' ').next().unwrap_or("").to_ascii_uppercase();
-            seen.lock().unwrap().push(cmd.to_owned());
-            let reply = match word.as_str() {
+        while let Ok(Some(cmd)) = read_command(&mut r).await {
+            let tag = &cmd.tag;
+            seen.lock().unwrap().push(cmd.text.clone());
+            let reply = match cmd.word.as_str() {
                 "AUTHENTICATE" => format!("{tag} OK [CAPABILITY IMAP4rev1 LITERAL+ UIDPLUS] done\r\n"),
                 "CAPABILITY" => format!("* CAPABILITY IMAP4rev1 LITERAL+ UIDPLUS\r\n{tag} OK done\r\n"),
                 "LIST" => format!("* LIST (\\HasNoChildren) \"/\" INBOX\r\n{tag} OK done\r\n"),
                 "EXAMINE" | "SELECT" => format!("* 0 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n{tag} OK done\r\n"),
                 "APPEND" => {
-                    let n: usize = line.rsplit('{').next().unwrap().trim_end_matches("+}").parse().unwrap();
-                    let mut buf = vec![0; n + 2];
-                    r.read_exact(&mut buf).await.unwrap();
                     appends += 1;
                     if appends == 1 {
                         format!("{tag} NO [THROTTLED] Request is throttled. Try again in 1 second\r\n")
@@ -94,19 +58,9 @@ fn exchange_throttling_is_waited_out_and_flagged_is_set_again() {
     let port = listener.local_addr().unwrap().port();
     let seen = Arc::new(Mutex::new(Vec::new()));
     rt.spawn(serve(listener, Arc::clone(&seen)));
-    let target = Target { security: Security::Plain, user: "u".into(), host: "127.0.0.1".into(), port };
-    let creds =
-        Arc::new(Credentials { user: "u".into(), secret: Secret::Password("pw".into()), mechanism: None });
-    let opts = ConnectOptions {
-        allow_plaintext: true,
-        timeout: Duration::from_secs(10),
-        ..ConnectOptions::default()
-    };
-    let connector = Connector::new(target, opts, creds).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let up = UploadOptions { jobs: 1, journal: dir.path().join("j.sqlite"), ..UploadOptions::default() };
-    let done = upload(Arc::new(ThreeMessages), connector, up, &NoProgress).unwrap();
-    let r = &done.report;
+    let source = Messages { flagged: Some(1), ..Messages::new(3) };
+    let opts = ConnectOptions { timeout: Duration::from_secs(10), ..ConnectOptions::default() };
+    let r = upload_plain(source, port, opts);
     assert_eq!((r.read, r.written, r.skipped), (3, 3, 0), "{r:?}");
     assert!(r.findings.iter().any(|f| f.message.contains("throttled")), "{:?}", r.findings);
     let seen = seen.lock().unwrap();

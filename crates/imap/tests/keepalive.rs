@@ -3,45 +3,17 @@
 //! source that pauses longer than that between messages. The waiting
 //! connection must send NOOP and so never be dropped.
 
-use std::ops::ControlFlow;
-use std::path::PathBuf;
+mod scripted;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mailshift_imap::auth::{Credentials, Secret};
-use mailshift_imap::connection::{ConnectOptions, Connector};
-use mailshift_imap::target::{Security, Target};
-use mailshift_imap::upload::{upload, UploadOptions};
-use mailshift_model::{Emit, Envelope, FolderPath, Item, Message, NoProgress, Source, SourceInfo, Unit};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use mailshift_imap::connection::ConnectOptions;
+use scripted::{read_command, upload_plain, Messages};
+use tokio::io::{AsyncWriteExt, BufReader};
 
-/// Three messages, 1.6 s apart (a slow PST, a busy disk).
-struct SlowSource;
-
-impl Source for SlowSource {
-    fn info(&self) -> SourceInfo {
-        SourceInfo { format: "test".into(), variant: None, path: PathBuf::from("slow") }
-    }
-    fn units(&self, _f: &mut Vec<mailshift_model::Finding>) -> mailshift_model::Result<Vec<Unit>> {
-        Ok(vec![Unit { folder: FolderPath::inbox(), id: "1".into(), path: None, bytes: 100 }])
-    }
-    fn read_unit(&self, _u: &Unit, emit: Emit<'_>) -> mailshift_model::Result<()> {
-        for i in 0..3 {
-            if i > 0 {
-                std::thread::sleep(Duration::from_millis(1600));
-            }
-            let raw = format!("Message-ID: <{i}@x>\nSubject: {i}\n\nbody\n").into_bytes();
-            let env = Envelope { folder: FolderPath::inbox(), ..Envelope::default() };
-            if emit(Item::Message(Message::new(raw, env))) == ControlFlow::Break(()) {
-                break;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Serves each connection; a client silent for `idle` is dropped. Records
-/// the commands seen and how many connections were dropped.
+/// Serves each connection; a client silent for a second is dropped.
+/// Records the command words seen and how many connections were dropped.
 async fn serve(listener: tokio::net::TcpListener, seen: Arc<Mutex<Vec<String>>>, dropped: Arc<Mutex<u32>>) {
     loop {
         let Ok((sock, _)) = listener.accept().await else { return };
@@ -51,34 +23,23 @@ async fn serve(listener: tokio::net::TcpListener, seen: Arc<Mutex<Vec<String>>>,
             let mut r = BufReader::new(r);
             let _ = w.write_all(b"* OK [CAPABILITY IMAP4rev1 LITERAL+ AUTH=PLAIN SASL-IR] ready\r\n").await;
             loop {
-                let mut line = String::new();
-                match tokio::time::timeout(Duration::from_secs(1), r.read_line(&mut line)).await {
+                let cmd = match tokio::time::timeout(Duration::from_secs(1), read_command(&mut r)).await {
                     Err(_) => {
                         *dropped.lock().unwrap() += 1;
                         return; // idle too long: the "NAT" forgets the connection
                     }
-                    Ok(Ok(0)) | Ok(Err(_)) => return,
-                    Ok(Ok(_)) => {}
-                }
-                let line = line.trim_end().to_owned();
-                let (tag, cmd) = line.split_once(' ').unwrap_or((&line, ""));
-                let word = cmd.split(' ').next().unwrap_or("").to_ascii_uppercase();
-                seen.lock().unwrap().push(word.clone());
-                let reply = match word.as_str() {
+                    Ok(Ok(Some(cmd))) => cmd,
+                    Ok(_) => return,
+                };
+                let tag = &cmd.tag;
+                seen.lock().unwrap().push(cmd.word.clone());
+                let reply = match cmd.word.as_str() {
                     "AUTHENTICATE" => format!("{tag} OK [CAPABILITY IMAP4rev1 LITERAL+] done\r\n"),
                     "LIST" => format!("* LIST (\\HasNoChildren) \"/\" INBOX\r\n{tag} OK done\r\n"),
                     "EXAMINE" | "SELECT" => {
                         format!("* 0 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n{tag} OK done\r\n")
                     }
-                    "APPEND" => {
-                        let n: usize =
-                            line.rsplit('{').next().unwrap().trim_end_matches("+}").parse().unwrap();
-                        let mut buf = vec![0; n + 2];
-                        if r.read_exact(&mut buf).await.is_err() {
-                            return;
-                        }
-                        format!("{tag} OK APPEND completed\r\n")
-                    }
+                    "APPEND" => format!("{tag} OK APPEND completed\r\n"),
                     "LOGOUT" => {
                         let _ = w.write_all(format!("* BYE bye\r\n{tag} OK done\r\n").as_bytes()).await;
                         return;
@@ -100,22 +61,13 @@ fn run(keepalive: Duration) -> (mailshift_model::Report, Vec<String>, u32) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let dropped = Arc::new(Mutex::new(0));
     rt.spawn(serve(listener, Arc::clone(&seen), Arc::clone(&dropped)));
-    let target = Target { security: Security::Plain, user: "u".into(), host: "127.0.0.1".into(), port };
-    let creds =
-        Arc::new(Credentials { user: "u".into(), secret: Secret::Password("pw".into()), mechanism: None });
-    let opts = ConnectOptions {
-        allow_plaintext: true,
-        timeout: Duration::from_secs(5),
-        keepalive,
-        ..Default::default()
-    };
-    let connector = Connector::new(target, opts, creds).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let up = UploadOptions { jobs: 1, journal: dir.path().join("j.sqlite"), ..UploadOptions::default() };
-    let done = upload(Arc::new(SlowSource), connector, up, &NoProgress).unwrap();
+    // Three messages, 1.6 s apart: longer than the server's idle limit.
+    let source = Messages { pause: Duration::from_millis(1600), ..Messages::new(3) };
+    let opts = ConnectOptions { timeout: Duration::from_secs(5), keepalive, ..Default::default() };
+    let report = upload_plain(source, port, opts);
     let seen = seen.lock().unwrap().clone();
     let dropped = *dropped.lock().unwrap();
-    (done.report, seen, dropped)
+    (report, seen, dropped)
 }
 
 #[test]

@@ -150,8 +150,12 @@ pub struct Args {
     /// Messages larger than this are reported and not uploaded.
     #[arg(long, value_name = "BYTES")]
     pub max_size: Option<u64>,
+    /// At most R messages a second over all connections (to stay under a
+    /// provider's limits, e.g. Microsoft 365's per-mailbox throttling).
     #[arg(long, value_name = "R")]
     pub max_msgs_per_sec: Option<f64>,
+    /// At most R bytes a second over all connections (to spare a shared
+    /// uplink during working hours).
     #[arg(long, value_name = "R")]
     pub max_bytes_per_sec: Option<f64>,
     /// The journal (default ~/.local/state/mailshift/upload.sqlite).
