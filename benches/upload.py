@@ -15,6 +15,8 @@ after the row. Tools:
   mailshift  mailshift upload SRC imaps://alice@127.0.0.1:PORT --password-file F
              --ca-file CA --state S   (includes its proof: the folder-by-folder
              comparison with the server after the upload)
+  mailshift-plain  the same over imap:// without TLS (--insecure-plaintext):
+             shows what Dovecot's TLS relay (imap-login) costs
   mbsync     isync's mbsync, Sync Push into the IMAPS port, default settings
              (CopyArrivalDate no: the arrival dates are not kept)
   mbsync-ad  the same with CopyArrivalDate yes
@@ -79,7 +81,7 @@ INPUTS = {
     "dense": ("dense", 2, ["--count", "20000"]),
     "realistic": ("realistic", 1, ["--size", "100M"]),
 }
-TOOLS = ["mailshift", "mbsync", "mbsync-ad", "doveadm"]
+TOOLS = ["mailshift", "mailshift-plain", "mbsync", "mbsync-ad", "doveadm"]
 GOAL_VS_MBSYNC = {"dense": 1.5, "realistic": 1.0}
 
 
@@ -175,13 +177,19 @@ CopyArrivalDate {"yes" if arrival else "no"}
 
 def command(tool, info, src, work, have_mailshift):
     """argv for one tool, or None when it is not available."""
-    if tool in ("mailshift", "baseline"):
-        binary = MAILSHIFT if tool == "mailshift" else BASELINE
-        if not binary or (tool == "mailshift" and not have_mailshift):
+    if tool in ("mailshift", "baseline", "mailshift-plain"):
+        binary = BASELINE if tool == "baseline" else MAILSHIFT
+        if not binary or (tool != "baseline" and not have_mailshift):
             return None
+        common = ["--password-file", info["password_file"], "--state", os.path.join(work, "state.sqlite"),
+                  "--report", os.path.join(work, "report.json")]
+        if tool == "mailshift-plain":
+            # Without TLS: Dovecot then hands the connection to the imap
+            # process instead of relaying it through imap-login's TLS proxy.
+            return [binary, "upload", src, f"imap://{info['user']}@127.0.0.1:{info['imap_port']}",
+                    "--insecure-plaintext"] + common
         return [binary, "upload", src, f"imaps://{info['user']}@127.0.0.1:{info['imaps_port']}",
-                "--password-file", info["password_file"], "--ca-file", info["ca_cert"],
-                "--state", os.path.join(work, "state.sqlite"), "--report", os.path.join(work, "report.json")]
+                "--ca-file", info["ca_cert"]] + common
     if tool in ("mbsync", "mbsync-ad", "mbsync-nf"):
         if not shutil.which("mbsync"):
             return None
@@ -269,7 +277,7 @@ def run_one(tool, src, src_mtimes, have_mailshift, row_name):
         row["on_server"] = len(inbox)
         dates = collections.Counter(m["internaldate_unix"] for m in inbox)
         row["dates_kept"] = sum((dates & src_mtimes).values())
-        if tool in ("mailshift", "baseline") and code != 0:
+        if tool in ("mailshift", "baseline", "mailshift-plain") and code != 0:
             row["ok"] = False
         return row
 
@@ -278,18 +286,18 @@ def table(name, info, rows):
     msgs, size = info["files"], info["file_bytes"]
     ms = next((r for r in rows if r["tool"] == "mailshift" and r.get("ok")), None)
     print(f"\n{name}: {msgs} messages, {size / 1e6:.0f} MB (Dovecot: {'fsync' if not Server.extra else 'mail_fsync = never'})")
-    print(f"{'tool':<10} {'seconds':>8} {'msg/s':>8} {'MB/s':>7} {'RSS MiB':>8} {'on server':>9} "
+    print(f"{'tool':<15} {'seconds':>8} {'msg/s':>8} {'MB/s':>7} {'RSS MiB':>8} {'on server':>9} "
           f"{'dates kept':>11} {'vs mailshift':>13}")
     for r in rows:
         if "seconds" not in r:
-            print(f"{r['tool']:<10} {r.get('why', 'not run')}")
+            print(f"{r['tool']:<15} {r.get('why', 'not run')}")
             continue
         s = r["seconds"]
         r["messages_per_s"], r["mb_per_s"] = msgs / s, size / 1e6 / s
         ratio = f"{s / ms['seconds']:.2f}x" if ms else "-"
         kept = r.get("dates_kept")
         status = "" if r["ok"] else f"  FAILED exit {r['exit']}: {r['stderr'].strip()[-300:]}"
-        print(f"{r['tool']:<10} {s:8.2f} {msgs / s:8.0f} {size / 1e6 / s:7.1f} {r['peak_rss_mib']:8.1f} "
+        print(f"{r['tool']:<15} {s:8.2f} {msgs / s:8.0f} {size / 1e6 / s:7.1f} {r['peak_rss_mib']:8.1f} "
               f"{r.get('on_server', '?'):>9} {(str(kept) + '/' + str(msgs)) if kept is not None else '?':>11} "
               f"{ratio:>13}{status}")
     byname = {r["tool"]: r for r in rows if r.get("ok")}
@@ -297,6 +305,10 @@ def table(name, info, rows):
         if any(r["tool"] == "mailshift" for r in rows):
             print("mailshift upload: not available")
         return
+    plain = byname.get("mailshift-plain")
+    if plain and byname.get("doveadm"):
+        print(f"mailshift without TLS vs doveadm import: {plain['seconds'] / byname['doveadm']['seconds']:.2f}x its time "
+              "(what the TLS relay through imap-login costs is the difference to the line below)")
     for other, goal in (("mbsync", GOAL_VS_MBSYNC[name]), ("mbsync-ad", GOAL_VS_MBSYNC[name]), ("doveadm", None),
                         ("baseline", 0)):
         o = byname.get(other)
