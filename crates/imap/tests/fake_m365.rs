@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mailshift_imap::connection::ConnectOptions;
-use scripted::{read_command, upload_plain, Messages};
+use scripted::{read_command, upload_plain, usual_answer, Messages};
 use tokio::io::{AsyncWriteExt, BufReader};
 
 /// Runs the scripted server for one connection at a time; records the
@@ -24,29 +24,24 @@ async fn serve(listener: tokio::net::TcpListener, seen: Arc<Mutex<Vec<String>>>)
             .await
             .unwrap();
         while let Ok(Some(cmd)) = read_command(&mut r).await {
-            let tag = &cmd.tag;
             seen.lock().unwrap().push(cmd.text.clone());
-            let reply = match cmd.word.as_str() {
-                "AUTHENTICATE" => format!("{tag} OK [CAPABILITY IMAP4rev1 LITERAL+ UIDPLUS] done\r\n"),
-                "CAPABILITY" => format!("* CAPABILITY IMAP4rev1 LITERAL+ UIDPLUS\r\n{tag} OK done\r\n"),
-                "LIST" => format!("* LIST (\\HasNoChildren) \"/\" INBOX\r\n{tag} OK done\r\n"),
-                "EXAMINE" | "SELECT" => format!("* 0 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n{tag} OK done\r\n"),
-                "APPEND" => {
-                    appends += 1;
-                    if appends == 1 {
-                        format!("{tag} NO [THROTTLED] Request is throttled. Try again in 1 second\r\n")
-                    } else {
-                        next_uid += 1;
-                        format!("{tag} OK [APPENDUID 7 {}] APPEND completed\r\n", next_uid - 1)
-                    }
-                }
-                "LOGOUT" => {
-                    let _ = w.write_all(format!("* BYE bye\r\n{tag} OK done\r\n").as_bytes()).await;
-                    break;
-                }
-                _ => format!("{tag} OK done\r\n"),
+            let (reply, close) = if cmd.word == "APPEND" {
+                let tag = &cmd.tag;
+                appends += 1;
+                let reply = if appends == 1 {
+                    format!("{tag} NO [THROTTLED] Request is throttled. Try again in 1 second\r\n")
+                } else {
+                    next_uid += 1;
+                    format!("{tag} OK [APPENDUID 7 {}] APPEND completed\r\n", next_uid - 1)
+                };
+                (reply, false)
+            } else {
+                usual_answer(&cmd, "IMAP4rev1 LITERAL+ UIDPLUS")
             };
-            w.write_all(reply.as_bytes()).await.unwrap();
+            let _ = w.write_all(reply.as_bytes()).await;
+            if close {
+                break;
+            }
         }
     }
 }

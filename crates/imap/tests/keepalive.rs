@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mailshift_imap::connection::ConnectOptions;
-use scripted::{read_command, upload_plain, Messages};
+use scripted::{read_command, upload_plain, usual_answer, Messages};
 use tokio::io::{AsyncWriteExt, BufReader};
 
 /// Serves each connection; a client silent for a second is dropped.
@@ -31,22 +31,9 @@ async fn serve(listener: tokio::net::TcpListener, seen: Arc<Mutex<Vec<String>>>,
                     Ok(Ok(Some(cmd))) => cmd,
                     Ok(_) => return,
                 };
-                let tag = &cmd.tag;
                 seen.lock().unwrap().push(cmd.word.clone());
-                let reply = match cmd.word.as_str() {
-                    "AUTHENTICATE" => format!("{tag} OK [CAPABILITY IMAP4rev1 LITERAL+] done\r\n"),
-                    "LIST" => format!("* LIST (\\HasNoChildren) \"/\" INBOX\r\n{tag} OK done\r\n"),
-                    "EXAMINE" | "SELECT" => {
-                        format!("* 0 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n{tag} OK done\r\n")
-                    }
-                    "APPEND" => format!("{tag} OK APPEND completed\r\n"),
-                    "LOGOUT" => {
-                        let _ = w.write_all(format!("* BYE bye\r\n{tag} OK done\r\n").as_bytes()).await;
-                        return;
-                    }
-                    _ => format!("{tag} OK done\r\n"),
-                };
-                if w.write_all(reply.as_bytes()).await.is_err() {
+                let (reply, close) = usual_answer(&cmd, "IMAP4rev1 LITERAL+");
+                if w.write_all(reply.as_bytes()).await.is_err() || close {
                     return;
                 }
             }

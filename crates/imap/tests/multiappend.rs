@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mailshift_imap::connection::ConnectOptions;
-use scripted::{read_command, upload_plain, Messages};
+use scripted::{read_command, upload_plain, usual_answer, Messages};
 use tokio::io::{AsyncWriteExt, BufReader};
 
 /// A server with LITERAL+ and MULTIAPPEND that takes 30 ms per APPEND
@@ -23,23 +23,17 @@ async fn serve(listener: tokio::net::TcpListener, batches: Arc<Mutex<Vec<usize>>
         let caps = "IMAP4rev1 LITERAL+ MULTIAPPEND AUTH=PLAIN SASL-IR";
         w.write_all(format!("* OK [CAPABILITY {caps}] ready\r\n").as_bytes()).await.unwrap();
         while let Ok(Some(cmd)) = read_command(&mut r).await {
-            let tag = &cmd.tag;
-            let reply = match cmd.word.as_str() {
-                "AUTHENTICATE" => format!("{tag} OK [CAPABILITY {caps}] done\r\n"),
-                "LIST" => format!("* LIST (\\HasNoChildren) \"/\" INBOX\r\n{tag} OK done\r\n"),
-                "EXAMINE" | "SELECT" => format!("* 0 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n{tag} OK done\r\n"),
-                "APPEND" => {
-                    tokio::time::sleep(Duration::from_millis(30)).await;
-                    batches.lock().unwrap().push(cmd.literals.len());
-                    format!("{tag} OK APPEND completed\r\n")
-                }
-                "LOGOUT" => {
-                    let _ = w.write_all(format!("* BYE bye\r\n{tag} OK done\r\n").as_bytes()).await;
-                    break;
-                }
-                _ => format!("{tag} OK done\r\n"),
+            let (reply, close) = if cmd.word == "APPEND" {
+                tokio::time::sleep(Duration::from_millis(30)).await;
+                batches.lock().unwrap().push(cmd.literals.len());
+                (format!("{} OK APPEND completed\r\n", cmd.tag), false)
+            } else {
+                usual_answer(&cmd, caps)
             };
-            w.write_all(reply.as_bytes()).await.unwrap();
+            let _ = w.write_all(reply.as_bytes()).await;
+            if close {
+                break;
+            }
         }
     }
 }

@@ -110,3 +110,19 @@ fn literal_len(line: &str) -> Option<usize> {
     let inner = line.strip_suffix('}')?.rsplit_once('{')?.1;
     inner.trim_end_matches('+').parse().ok()
 }
+
+/// What a scripted server answers to anything but the commands a test
+/// scripts itself: login, a LIST of INBOX alone, an empty INBOX, OK to
+/// the rest. `true` with LOGOUT's answer: close after sending it.
+pub fn usual_answer(cmd: &Command, caps: &str) -> (String, bool) {
+    let tag = &cmd.tag;
+    let text = match cmd.word.as_str() {
+        "AUTHENTICATE" => format!("{tag} OK [CAPABILITY {caps}] done\r\n"),
+        "CAPABILITY" => format!("* CAPABILITY {caps}\r\n{tag} OK done\r\n"),
+        "LIST" => format!("* LIST (\\HasNoChildren) \"/\" INBOX\r\n{tag} OK done\r\n"),
+        "EXAMINE" | "SELECT" => format!("* 0 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n{tag} OK done\r\n"),
+        "LOGOUT" => return (format!("* BYE bye\r\n{tag} OK done\r\n"), true),
+        _ => format!("{tag} OK done\r\n"),
+    };
+    (text, false)
+}
