@@ -525,6 +525,50 @@ mod tests {
         assert_eq!(internal_date(&t), "\"02-Jan-2024 03:04:05 +0100\"");
     }
 
+    /// Every response in `stream`, read by a session that is interrupted
+    /// (its `read` dropped) whenever nothing arrived for 200 µs, while the
+    /// server sends 7 bytes a millisecond. Returns them and how many reads
+    /// were dropped.
+    async fn read_interrupted(stream: &'static [u8]) -> (Vec<Resp>, usize) {
+        let (client, mut server) = tokio::io::duplex(1 << 16);
+        let mut s = Session::new(Box::new(client), "test".into(), Duration::from_secs(5));
+        let feeder = tokio::spawn(async move {
+            for chunk in stream.chunks(7) {
+                server.write_all(chunk).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        });
+        let (mut got, mut dropped) = (Vec::new(), 0);
+        while got.len() < 5 {
+            tokio::select! {
+                r = s.read() => got.push(r.unwrap()),
+                () = tokio::time::sleep(Duration::from_micros(200)) => dropped += 1,
+            }
+        }
+        feeder.await.unwrap();
+        (got, dropped)
+    }
+
+    /// The uploader drops `read` while it takes messages from its source:
+    /// a dropped read must lose nothing and add nothing.
+    #[tokio::test]
+    async fn a_dropped_read_loses_nothing() {
+        const STREAM: &[u8] =
+            b"* 1 FETCH (UID 7 RFC822.SIZE 5 BODY[HEADER.FIELDS (MESSAGE-ID)] {5}\r\nab\r\n\r)\r\n\
+              * OK [WEIRDCODE x] hi\r\nm1 OK [APPENDUID 9 42] done\r\nm2 NO [OVERQUOTA] Quota exceeded\r\n\
+              m3 OK [SOMETHING (a b)] odd but fine\r\n";
+        let (client, mut server) = tokio::io::duplex(1 << 16);
+        let mut whole = Session::new(Box::new(client), "test".into(), Duration::from_secs(5));
+        server.write_all(STREAM).await.unwrap();
+        let mut expected = Vec::new();
+        for _ in 0..5 {
+            expected.push(whole.read().await.unwrap());
+        }
+        let (got, dropped) = read_interrupted(STREAM).await;
+        assert!(dropped > 0, "no read was interrupted: the test proves nothing");
+        assert_eq!(got, expected, "after {dropped} dropped reads");
+    }
+
     #[tokio::test]
     async fn reads_pipelined_answers_fetch_literals_and_odd_lines() {
         let (client, mut server) = tokio::io::duplex(1 << 16);
