@@ -51,6 +51,7 @@ pub mod drill;
 mod hash_reader;
 pub use drill::{drill, DrillOptions, DrillResult};
 pub mod manifest;
+mod pipe;
 pub mod restore;
 pub use restore::{restore, RestoreOptions};
 mod tarfmt;

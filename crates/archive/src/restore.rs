@@ -51,6 +51,7 @@ use crate::budget::Budget;
 use crate::crypt::{is_encrypted, Identities};
 use crate::hash_reader::Counted;
 use crate::manifest::{self, Manifest};
+use crate::pipe::{pipe, pump};
 use crate::{tarfmt, MAILDIR_DIR, MANIFEST_ENTRY, ORIGINAL_DIR};
 
 /// Entries in flight between the decompressing and the writing thread.
@@ -299,7 +300,14 @@ pub fn restore_chain(
                             "the archive is encrypted: give --identity FILE",
                         ));
                     };
-                    read_jobs(keys.decrypt(counted, &archive)?, src, opts, &tx, budget, &mut report)?;
+                    let plain = keys.decrypt(counted, &archive)?;
+                    // Decryption is a stage of its own (as `age -d |` is):
+                    // on its own thread, ahead of decompression.
+                    std::thread::scope(|s| {
+                        let (out, plain_in) = pipe();
+                        s.spawn(move || pump(plain, out));
+                        read_jobs(plain_in, src, opts, &tx, budget, &mut report)
+                    })?;
                 } else {
                     read_jobs(counted, src, opts, &tx, budget, &mut report)?;
                 }

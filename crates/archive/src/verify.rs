@@ -15,19 +15,18 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, BufRead, Read};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use mailshift_model::{Error, ExactHash, Finding, FindingKind, Item, Location, Progress, Result, Source};
 use serde::Serialize;
 
-use crate::budget::Budget;
 use crate::crypt::{is_encrypted, Identities};
-use crate::hash_reader::{Counted, HashReader};
 use crate::manifest::{ArchiveRecord, EntryKind, Manifest, Record};
+use crate::pipe::{pipe, pump, read_hashed, ChunkReader};
 use crate::{manifest_path, MANIFEST_ENTRY};
 
 /// Damaged, missing and extra entries named one finding each up to this
@@ -198,55 +197,90 @@ pub fn verify(archive: &Path, keys: Option<&Identities>, progress: &dyn Progress
     }
 
     progress.begin(1, total);
-    let mut hr = HashReader::new(Counted { inner: file, progress });
     let keep_inner = beside.is_none();
-    let (tx, rx) = sync_channel::<ToHash>(256);
-    let budget = Budget::default();
+    let stop = AtomicBool::new(false);
     let mut fatal = None;
-    let (seen, inner) = std::thread::scope(|s| {
-        let budget = &budget;
-        let hasher = s.spawn(move || hash_entries(rx, keep_inner, budget));
-        match (v.encrypted, keys) {
-            (false, _) => {
-                v.entries_checked = true;
-                read_entries(&mut hr, archive, &tx, budget, &mut v);
-            }
-            (true, Some(keys)) => match keys.decrypt(&mut hr, archive) {
-                Ok(mut plain) => {
-                    v.entries_checked = true;
-                    read_entries(&mut plain, archive, &tx, budget, &mut v);
+    let mut seen = Vec::new();
+    let mut inner = None;
+    // Stages on threads of their own (see `pipe`): reading and hashing the
+    // file, decrypting, decompressing; this thread parses the tar and
+    // hashes every entry.
+    let whole = std::thread::scope(|s| {
+        let (file_out, file_in) = pipe();
+        let stop = &stop;
+        let reader = s.spawn(move || read_hashed(file, file_out, progress, stop));
+        let compressed: Option<Box<dyn BufRead + Send>> = match (v.encrypted, keys) {
+            (false, _) => Some(Box::new(file_in)),
+            (true, Some(keys)) => match keys.decrypt(file_in, archive) {
+                Ok(plain) => {
+                    let (out, plain_in) = pipe();
+                    s.spawn(move || pump(plain, out));
+                    Some(Box::new(plain_in))
                 }
-                Err(e) if is_refusal(&e) && !keys_proven => fatal = Some(e),
+                Err(e) if is_refusal(&e) && !keys_proven => {
+                    fatal = Some(e);
+                    None
+                }
+                Err(e) => {
+                    v.findings.push(Finding::error(
+                        FindingKind::Malformed,
+                        loc(),
+                        format!("the encrypted archive cannot be opened: {e}"),
+                    ));
+                    None
+                }
+            },
+            (true, None) => {
+                v.findings.push(Finding::warning(
+                    FindingKind::Unsupported,
+                    loc(),
+                    "encrypted: only the BLAKE3 of the archive and of its encrypted manifest were checked; \
+                     give --identity FILE to check every entry",
+                ));
+                None
+            }
+        };
+        if let Some(compressed) = compressed {
+            v.entries_checked = true;
+            match zstd::stream::read::Decoder::with_buffer(compressed) {
                 Err(e) => v.findings.push(Finding::error(
                     FindingKind::Malformed,
                     loc(),
-                    format!("the encrypted archive cannot be opened: {e}"),
+                    format!("not a zstd stream: {e}"),
                 )),
-            },
-            (true, None) => v.findings.push(Finding::warning(
-                FindingKind::Unsupported,
-                loc(),
-                "encrypted: only the BLAKE3 of the archive and of its encrypted manifest were checked; \
-                 give --identity FILE to check every entry",
-            )),
+                Ok(dec) => {
+                    let (out, tar_in) = pipe();
+                    s.spawn(move || pump(dec, out));
+                    (seen, inner) = read_entries(tar_in, archive, keep_inner, &mut v);
+                }
+            }
         }
-        drop(tx);
-        hasher.join().unwrap_or_default()
+        if fatal.is_some() {
+            stop.store(true, Ordering::Relaxed);
+        }
+        reader.join()
     });
     if let Some(e) = fatal {
         return Err(e);
     }
-    // Hash whatever the decoder did not consume (trailing bytes), so the
-    // whole-file hash covers the whole file.
-    if let Err(e) = io::copy(&mut hr, &mut io::sink()) {
-        v.findings.push(Finding::error(
+    match whole {
+        Ok((w, failed)) => {
+            v.archive_bytes = w.bytes;
+            v.archive_blake3 = w.blake3.to_hex().to_string();
+            if let Some(e) = failed {
+                v.findings.push(Finding::error(
+                    FindingKind::Unreadable,
+                    loc(),
+                    format!("cannot read to the end: {e}"),
+                ));
+            }
+        }
+        Err(_) => v.findings.push(Finding::error(
             FindingKind::Unreadable,
             loc(),
-            format!("cannot read to the end: {e}"),
-        ));
+            "the thread reading the archive panicked",
+        )),
     }
-    v.archive_bytes = hr.bytes;
-    v.archive_blake3 = hr.hasher.finalize().to_hex().to_string();
     progress.end();
 
     match archive_record {
@@ -345,60 +379,19 @@ fn last_line_start(bytes: &[u8]) -> usize {
     trimmed.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)
 }
 
-/// Entries larger than this are hashed while they are read, not handed over.
-const BIG_ENTRY: u64 = 16 << 20;
-
-/// An entry's bytes on their way to the hashing thread.
-struct ToHash {
-    path: String,
-    kind: EntryKind,
-    size: u64,
-    data: Vec<u8>,
-    /// Already hashed (a big entry).
-    hashed: Option<blake3::Hash>,
-    inner: bool,
-}
-
-/// The hashing thread: every entry's BLAKE3, in archive order.
-fn hash_entries(
-    rx: Receiver<ToHash>,
+/// Parses the decompressed tar from `input`, hashing every entry as it
+/// streams by: what was seen, and the manifest inside (its bytes when
+/// `keep_inner`, and its hash). Damage is added to `v` as findings.
+fn read_entries(
+    input: ChunkReader,
+    archive: &Path,
     keep_inner: bool,
-    budget: &Budget,
+    v: &mut Verification,
 ) -> (Vec<Seen>, Option<(Vec<u8>, blake3::Hash)>) {
+    let loc = || Location::path(archive);
     let mut seen = Vec::new();
     let mut inner = None;
-    for job in rx.iter() {
-        budget.give(job.data.len() as u64);
-        let hash =
-            (job.kind == EntryKind::File).then(|| job.hashed.unwrap_or_else(|| blake3::hash(&job.data)));
-        if job.inner {
-            if let Some(h) = hash {
-                inner = Some((if keep_inner { job.data } else { Vec::new() }, h));
-            }
-        } else {
-            seen.push(Seen { path: job.path, kind: job.kind, size: job.size, hash });
-        }
-    }
-    budget.close();
-    (seen, inner)
-}
-
-fn read_entries(
-    input: &mut dyn Read,
-    archive: &Path,
-    tx: &SyncSender<ToHash>,
-    budget: &Budget,
-    v: &mut Verification,
-) {
-    let loc = || Location::path(archive);
-    let dec = match zstd::stream::read::Decoder::new(input) {
-        Ok(d) => d,
-        Err(e) => {
-            v.findings.push(Finding::error(FindingKind::Malformed, loc(), format!("not a zstd stream: {e}")));
-            return;
-        }
-    };
-    let mut ar = tar::Archive::new(dec);
+    let mut ar = tar::Archive::new(input);
     let mut buf = vec![0u8; 256 << 10];
     let mut last_ok = String::from("(start of archive)");
     match ar.entries() {
@@ -424,20 +417,15 @@ fn read_entries(
                 let inner_manifest = is_inner_manifest(&path);
                 let mut size = 0u64;
                 let mut failed = None;
-                // Small entries are hashed on the other thread while this
-                // one decompresses; big ones (originals) here, streaming.
-                let big = entry.size() > BIG_ENTRY;
                 let mut hasher = blake3::Hasher::new();
-                let mut data =
-                    Vec::with_capacity(if big { 0 } else { usize::try_from(entry.size()).unwrap_or(0) });
+                let mut data = Vec::new();
                 loop {
                     match entry.read(&mut buf) {
                         Ok(0) => break,
                         Ok(n) => {
                             size += n as u64;
-                            if big {
-                                hasher.update(&buf[..n]);
-                            } else {
+                            hasher.update(&buf[..n]);
+                            if inner_manifest && keep_inner {
                                 data.extend_from_slice(&buf[..n]);
                             }
                         }
@@ -458,29 +446,30 @@ fn read_entries(
                             "entry is damaged (cannot be read past byte {size}: {e}); nothing after it can be read"
                         ),
                     ));
-                    return;
+                    return (seen, inner);
                 }
-                let hashed = big.then(|| hasher.finalize());
-                budget.take(data.len() as u64);
-                if tx
-                    .send(ToHash { path: path.clone(), kind, size, data, hashed, inner: inner_manifest })
-                    .is_err()
-                {
-                    return;
+                let hash = (kind == EntryKind::File).then(|| hasher.finalize());
+                if inner_manifest {
+                    if let Some(h) = hash {
+                        inner = Some((data, h));
+                    }
+                } else {
+                    seen.push(Seen { path: path.clone(), kind, size, hash });
                 }
                 last_ok = path;
             }
         }
     }
     // Read the compressed stream to its end: that checks zstd's own checksum.
-    let mut dec = ar.into_inner();
-    if let Err(e) = io::copy(&mut dec, &mut io::sink()) {
+    let mut rest = ar.into_inner();
+    if let Err(e) = io::copy(&mut rest, &mut io::sink()) {
         v.findings.push(Finding::error(
             FindingKind::Malformed,
             loc(),
             format!("the compressed stream is damaged after entry {last_ok}: {e}"),
         ));
     }
+    (seen, inner)
 }
 
 /// An entry the manifest lists: kind, size, BLAKE3, whether a message.
@@ -656,4 +645,40 @@ pub fn against(
         ));
     }
     Ok(a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The thread that reads the file hits an I/O error (a directory where
+    /// the archive should be): the run still ends with findings that name
+    /// the archive and the error, not with a hang or a panic.
+    #[test]
+    fn a_read_error_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("x.tar.zst");
+        std::fs::create_dir(&a).unwrap();
+        let v = verify(&a, None, &mailshift_model::NoProgress).unwrap();
+        assert!(!v.is_clean());
+        let unreadable: Vec<_> = v
+            .findings
+            .iter()
+            .filter(|f| f.kind == FindingKind::Unreadable && f.message.starts_with("cannot read to the end"))
+            .collect();
+        assert_eq!(unreadable.len(), 1, "{:#?}", v.findings);
+        assert!(
+            unreadable[0].message.contains(&io::Error::from_raw_os_error(21).to_string()),
+            "{:#?}",
+            v.findings
+        );
+        // The decoder saw the same error.
+        assert!(
+            v.findings.iter().any(|f| f.kind == FindingKind::Malformed
+                && f.message.contains(&io::Error::from_raw_os_error(21).to_string())),
+            "{:#?}",
+            v.findings
+        );
+        assert_eq!(v.archive_bytes, 0);
+    }
 }
