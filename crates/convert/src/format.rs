@@ -126,7 +126,10 @@ pub fn is_single_mbox(path: &Path) -> bool {
 /// Opens (creating where needed) the store at `path` for writing.
 pub fn open_sink(path: &Path, opts: &SinkOptions) -> Result<Box<dyn Sink>> {
     Ok(match opts.format {
-        Format::Maildir => Box::new(mailshift_maildir::MaildirSink::create(path, opts.maildir.clone())?),
+        // Durability deferred to the end of the run: `convert` calls `finish`.
+        Format::Maildir => {
+            Box::new(mailshift_maildir::MaildirSink::create_deferred(path, opts.maildir.clone())?)
+        }
         Format::Mbox if is_single_mbox(path) => Box::new(mailshift_mbox::MboxSink::file(path)?),
         Format::Mbox => Box::new(mailshift_mbox::MboxSink::tree(path)?),
         Format::Eml => Box::new(mailshift_eml::EmlSink::create(path)?),

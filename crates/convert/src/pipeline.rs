@@ -10,7 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use mailshift_model::{BalanceError, Error, ErrorKind, Location, Progress, Report, Sink, Source, SourceInfo};
+use mailshift_model::{
+    BalanceError, Error, ErrorKind, Finding, FindingKind, Location, Progress, Report, Sink, Source,
+    SourceInfo,
+};
 
 use crate::schedule::{group_units, run_biggest_first};
 
@@ -114,10 +117,25 @@ pub fn convert(
     if fatal.is_none() && cancelled {
         fatal = Some(Error::new(Location::default(), ErrorKind::Cancelled));
     }
-    if fatal.is_none() && !opts.dry_run {
+    // `finish` is where a sink that defers durability to the end of the
+    // run (the maildir sink) names what was committed: before it, nothing
+    // may be reported as written. A cancel (Ctrl-C) keeps what was
+    // committed, so it finishes too; after the target failed (disk full,
+    // I/O error) nothing more is named, and the report says so.
+    let target_failed = fatal.as_ref().is_some_and(|e| !matches!(e.kind, ErrorKind::Cancelled));
+    if !target_failed && !opts.dry_run {
         if let Err(e) = sink.finish() {
             fatal = Some(e);
         }
+    }
+    if fatal.as_ref().is_some_and(|e| !matches!(e.kind, ErrorKind::Cancelled)) && !opts.dry_run {
+        report.findings.push(Finding::error(
+            FindingKind::Unwritable,
+            Location::default(),
+            "the run stopped before its final sync: messages counted as written may not be on disk \
+             (none is under its final name half-written); the same command run again completes the \
+             destination without duplicates",
+        ));
     }
     progress.end();
     report.elapsed_seconds = started.elapsed().as_secs_f64();

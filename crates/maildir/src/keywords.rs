@@ -102,6 +102,22 @@ impl Keywords {
         s
     }
 
+    /// [`Self::save`] for a writer that defers durability to a later
+    /// `syncfs` (a deferred run, [`crate::MaildirSink::create_deferred`]):
+    /// where the folder has no keywords file yet, it is written without
+    /// `fsync`s, since no durable message can use its letters and the run's
+    /// `syncfs` comes before any name that does. A file that exists may be
+    /// what durable messages' letters mean, and a crash must not leave it
+    /// empty: it is replaced crash-safely, as by [`Self::save`].
+    pub fn save_before_syncfs(&mut self, dir: &Path) -> io::Result<()> {
+        let path = dir.join(FILE);
+        if self.dirty && !path.exists() {
+            durable::write_file_unsynced(&path, self.to_text().as_bytes())?;
+            self.dirty = false;
+        }
+        self.save(dir)
+    }
+
     /// Writes `dir/dovecot-keywords` crash-safely if anything changed.
     pub fn save(&mut self, dir: &Path) -> io::Result<()> {
         if self.dirty {

@@ -16,8 +16,11 @@
 //!   [`mailshift_model::durable::BackgroundBatch`] (one `syncfs` per batch,
 //!   then links or renames into `cur/` and makes the names durable) and names
 //!   it deterministically, so that a run killed at any point and started
-//!   again ends with exactly one copy of every message. See [`mod@write`] for
-//!   the choices made (why `cur/`, the name scheme, mtimes).
+//!   again ends with exactly one copy of every message.
+//!   [`MaildirSink::create_deferred`] defers that durability to
+//!   [`mailshift_model::Sink::finish`], for one barrier per run instead of
+//!   per folder. See [`mod@write`] for the choices made (why `cur/`, the
+//!   name scheme, mtimes, deferral).
 //!
 //! ```no_run
 //! use mailshift_maildir::{Layout, MaildirSink, MaildirWriteOptions};

@@ -32,6 +32,11 @@
 //! [`unnamed_budget`] are open at once (the soft `RLIMIT_NOFILE` is
 //! raised towards the hard limit the first time, as Go programs do at
 //! start); beyond that, files are temp-named.
+//!
+//! A [`RunBatch`] gathers the batches of many writers (the small folders
+//! of one run) so that they share those two `syncfs`: one barrier per run,
+//! or per full batch (files, bytes, or half the descriptor budget), rather
+//! than one per folder.
 
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
@@ -47,17 +52,68 @@ use rustix::process as rlimit;
 /// crash-safe maildir writing close to the speed of the disk.
 pub fn sync_filesystem(path: &Path) -> io::Result<()> {
     let f = File::open(path)?;
-    rustix::fs::syncfs(&f).map_err(io::Error::from)
+    syncfs(&f)
+}
+
+/// `syncfs` of the file system holding `f`, counted in [`Barriers`].
+fn syncfs(f: &File) -> io::Result<()> {
+    count(|b| b.syncfs += 1);
+    rustix::fs::syncfs(f).map_err(io::Error::from)
 }
 
 /// Syncs a directory, making the renames and creations inside it durable.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    count(|b| b.fsync += 1);
     File::open(dir)?.sync_all()
+}
+
+/// How many durability barriers this thread asked the kernel for: each is
+/// a wait for the disk (a journal commit at least), which is what writing
+/// many small folders costs. Counted per thread so that a test can show
+/// how many barriers a piece of work takes without other tests of the same
+/// process getting in the way (a [`BackgroundBatch`]'s flushes run on a
+/// thread of their own and are not counted here).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Barriers {
+    /// `syncfs` calls.
+    pub syncfs: u64,
+    /// `fsync` calls, of files and directories.
+    pub fsync: u64,
+}
+
+thread_local! {
+    static BARRIERS: std::cell::Cell<Barriers> = const { std::cell::Cell::new(Barriers { syncfs: 0, fsync: 0 }) };
+}
+
+fn count(f: impl FnOnce(&mut Barriers)) {
+    BARRIERS.with(|c| {
+        let mut b = c.get();
+        f(&mut b);
+        c.set(b);
+    });
+}
+
+/// The barriers this thread has asked for so far ([`Barriers`]).
+pub fn barriers_on_this_thread() -> Barriers {
+    BARRIERS.with(std::cell::Cell::get)
 }
 
 /// Writes `bytes` to `path` crash-safely on its own: a temp file beside it,
 /// `fsync`, rename, directory `fsync`. For small metadata files.
 pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace_file(path, bytes, true)
+}
+
+/// [`write_file_atomic`] without the `fsync`s: readers see the whole old
+/// file or the whole new one, but the new one is durable only after the
+/// next `syncfs` (a crash before it may leave it empty). For a new file
+/// that nothing durable depends on yet, whose writer calls `syncfs` before
+/// anything that does (a [`RunBatch`] flush).
+pub fn write_file_unsynced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace_file(path, bytes, false)
+}
+
+fn replace_file(path: &Path, bytes: &[u8], sync: bool) -> io::Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().ok_or_else(|| io::Error::other("path has no file name"))?;
     let mut tmp_name = std::ffi::OsString::from(".");
@@ -66,10 +122,16 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let tmp = dir.join(tmp_name);
     let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
     f.write_all(bytes)?;
-    f.sync_all()?;
+    if sync {
+        count(|b| b.fsync += 1);
+        f.sync_all()?;
+    }
     drop(f);
     fs::rename(&tmp, path)?;
-    sync_dir(dir)
+    if sync {
+        sync_dir(dir)?;
+    }
+    Ok(())
 }
 
 /// Removes the temp files that [`write_file_atomic`] leaves beside `path`
@@ -347,6 +409,14 @@ impl RenameBatch {
         Ok(())
     }
 
+    /// Takes over the files staged in `other`, to be named at this batch's
+    /// flush.
+    pub fn absorb(&mut self, mut other: RenameBatch) {
+        self.pending.append(&mut other.pending);
+        self.dirs.append(&mut other.dirs);
+        self.bytes += other.bytes;
+    }
+
     /// Whether the batch is large enough to flush now.
     pub fn is_full(&self) -> bool {
         self.bytes >= Self::MAX_BYTES || self.pending.len() >= Self::MAX_FILES
@@ -376,7 +446,7 @@ impl RenameBatch {
         let Some((first, dest)) = self.pending.first() else { return Ok(None) };
         match first {
             Staged::Temp(tmp) => sync_filesystem(tmp).map_err(|e| with_path(e, tmp))?,
-            Staged::Unnamed(u) => rustix::fs::syncfs(&u.file).map_err(|e| with_path(e.into(), dest))?,
+            Staged::Unnamed(u) => syncfs(&u.file).map_err(|e| with_path(e, dest))?,
         }
         let mut done = 0;
         let mut linked = None;
@@ -390,10 +460,13 @@ impl RenameBatch {
             Ok::<(), io::Error>(())
         });
         let linked = linked.cloned();
+        // Renames into several directories (a run's batch, [`RunBatch`])
+        // are made durable by one syncfs rather than one fsync each.
+        let renamed_widely = (self.dirs.len() > 1).then(|| dest.clone());
         self.pending.drain(..done);
         named?;
         self.bytes = 0;
-        match linked {
+        match linked.clone().or(renamed_widely) {
             // A link also raises the file's link count from 0, which a
             // directory sync does not write on every file system (ext4
             // without a journal): one more syncfs makes names and counts
@@ -528,6 +601,18 @@ impl BackgroundBatch {
         Ok(())
     }
 
+    /// Waits for the batch being flushed in the background, then hands
+    /// back the files not named yet, and whether names linked by an
+    /// earlier flush still wait for a `syncfs`:
+    /// for a [`RunBatch`] to make them durable with other writers' files.
+    /// Nothing is named by this call.
+    pub fn take_pending(&mut self) -> io::Result<(RenameBatch, bool)> {
+        self.wait()?;
+        let next = self.filling.successor();
+        let batch = std::mem::replace(&mut self.filling, next);
+        Ok((batch, self.unsynced.take().is_some()))
+    }
+
     /// Makes every file staged so far durable under its final name.
     pub fn flush(&mut self) -> io::Result<()> {
         self.wait()?;
@@ -548,6 +633,111 @@ impl Drop for BackgroundBatch {
         // A writer dropped without a commit still must not leave a thread
         // renaming behind its back.
         let _ = self.wait();
+    }
+}
+
+/// The files of many writers (the folders of one run) made durable and
+/// named together: when the batch fills up, and at the end of the run.
+///
+/// Why: a folder that commits on its own costs at least two `syncfs` (one
+/// for its messages' bytes, one for their names), and creating its
+/// directories costs a directory `fsync` each; converting a PST of 30
+/// small folders that way spends most of its time waiting for the disk.
+/// A writer that shares a `RunBatch` hands its staged files over at its
+/// commit instead ([`Self::absorb`]) and creates its directories without
+/// syncing them ([`Self::touch`]); a `syncfs` covers every file and
+/// directory of the file system, so one barrier before the names and one
+/// after serve the whole run.
+///
+/// The guarantee of [`RenameBatch`] holds unchanged: a file gets its final
+/// name only after a `syncfs` that started after all its bytes were
+/// written (and after every directory on its path was created). What it
+/// costs: until [`Self::flush`] returns, files handed over have no name at
+/// all (unnamed ones) or only a temp name, so a process killed before it
+/// loses them (a re-run writes them again, under the same names), and the
+/// number of files waiting is bounded by the batch limits
+/// ([`RenameBatch::MAX_FILES`], [`RenameBatch::MAX_BYTES`]) and half of
+/// [`unnamed_budget`], not by one folder. Whoever owns a `RunBatch` must call [`Self::flush`]
+/// before telling anyone that the files are written.
+#[derive(Debug)]
+pub struct RunBatch {
+    /// A directory on the file system the files are written to.
+    root: PathBuf,
+    state: std::sync::Mutex<RunState>,
+}
+
+#[derive(Debug, Default)]
+struct RunState {
+    batch: RenameBatch,
+    /// Whether metadata no barrier covered yet changed since the last
+    /// flush: directories created, or names linked by a writer's own
+    /// background flush whose link counts wait for a `syncfs`.
+    dirty: bool,
+}
+
+impl RunBatch {
+    /// An empty batch for files written under `root` (one file system).
+    pub fn new(root: &Path) -> Self {
+        RunBatch { root: root.to_path_buf(), state: std::sync::Mutex::default() }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, RunState> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Records that something under the root changed without being synced
+    /// (a directory created): the next [`Self::flush`] makes it durable
+    /// even when no file is waiting.
+    pub fn touch(&self) {
+        self.lock().dirty = true;
+    }
+
+    /// Takes over a writer's staged files (and, with `unsynced`, names it
+    /// linked whose link counts wait for a `syncfs`); flushes everything
+    /// when the batch is full. Nothing of `batch` is named before a flush.
+    pub fn absorb(&self, batch: RenameBatch, unsynced: bool) -> io::Result<()> {
+        let mut state = self.lock();
+        state.dirty |= unsynced;
+        state.batch.absorb(batch);
+        // Half the descriptor budget at most, so that the folders being
+        // written still get unnamed files rather than temp files.
+        let descriptors_short = OPEN_UNNAMED.load(Ordering::Relaxed) >= unnamed_budget() / 2;
+        if state.batch.is_full() || (descriptors_short && !state.batch.is_empty()) {
+            Self::flush_locked(&self.root, &mut state)?;
+        }
+        Ok(())
+    }
+
+    /// The number of files waiting for their names.
+    pub fn len(&self) -> usize {
+        self.lock().batch.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        let state = self.lock();
+        state.batch.is_empty() && !state.dirty
+    }
+
+    /// Makes every file handed over so far durable under its final name,
+    /// and every directory created before the call durable: `syncfs`,
+    /// links and renames, `syncfs`; one `syncfs` when only directories
+    /// wait; nothing when nothing does. On error the files not named yet
+    /// stay in the batch, unnamed (or temp-named).
+    pub fn flush(&self) -> io::Result<()> {
+        let mut state = self.lock();
+        Self::flush_locked(&self.root, &mut state)
+    }
+
+    fn flush_locked(root: &Path, state: &mut RunState) -> io::Result<()> {
+        if !state.batch.is_empty() {
+            // The flush's first `syncfs` also covers the directories, its
+            // last one the links of earlier background flushes.
+            state.batch.flush()?;
+        } else if state.dirty {
+            sync_filesystem(root).map_err(|e| with_path(e, root))?;
+        }
+        state.dirty = false;
+        Ok(())
     }
 }
 
@@ -750,6 +940,41 @@ mod tests {
         batch.flush().unwrap();
         assert_eq!(names(dir.path()).len(), 10);
         assert!(names(dir.path()).iter().all(|n| n.starts_with('f')));
+    }
+
+    #[test]
+    fn a_run_batch_names_many_writers_files_with_two_barriers() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunBatch::new(dir.path());
+        let before = barriers_on_this_thread();
+        for w in 0..5 {
+            let sub = dir.path().join(format!("w{w}"));
+            fs::create_dir(&sub).unwrap();
+            run.touch();
+            let mut batch = BackgroundBatch::new();
+            for i in 0..3 {
+                batch.write_file(&sub.join(format!("t{i}")), sub.join(format!("f{i}")), b"x", None).unwrap();
+            }
+            let (pending, unsynced) = batch.take_pending().unwrap();
+            assert!(!unsynced);
+            run.absorb(pending, unsynced).unwrap();
+            assert!(names(&sub).is_empty(), "named before the run's flush");
+        }
+        assert_eq!(run.len(), 15);
+        let b = barriers_on_this_thread();
+        assert_eq!((b.syncfs - before.syncfs, b.fsync - before.fsync), (0, 0));
+        run.flush().unwrap();
+        let b = barriers_on_this_thread();
+        assert_eq!((b.syncfs - before.syncfs, b.fsync - before.fsync), (2, 0));
+        assert!(run.is_empty());
+        assert_eq!(names(&dir.path().join("w4")), ["f0", "f1", "f2"]);
+        // Only a directory waiting: one syncfs; nothing waiting: none.
+        fs::create_dir(dir.path().join("empty")).unwrap();
+        run.touch();
+        run.flush().unwrap();
+        run.flush().unwrap();
+        let b = barriers_on_this_thread();
+        assert_eq!(b.syncfs - before.syncfs, 3);
     }
 
     #[test]

@@ -85,7 +85,16 @@ pub trait Sink: Send + Sync {
     /// once at a time and writes its messages in source order.
     fn open_folder(&self, folder: &FolderPath) -> Result<Box<dyn FolderWriter + '_>>;
 
-    /// Makes everything durable; called once at the end of a run.
+    /// Makes everything committed durable under its final name. A sink may
+    /// defer the durability of committed folders to this call (the maildir
+    /// sink `convert` uses does: one barrier for the run instead of one
+    /// per folder), so a run counts messages as written only once it
+    /// returned `Ok`. Called once at the end of a run, after every folder
+    /// writer was committed and dropped, and also after a cancel (Ctrl-C),
+    /// so that what was committed is kept. After the target failed (disk
+    /// full, I/O error) it is not called: what a deferring sink still holds
+    /// is then lost with the process, never under a final name
+    /// half-written, and a re-run writes it.
     fn finish(&self) -> Result<()> {
         Ok(())
     }
@@ -111,7 +120,11 @@ pub trait FolderWriter: Send {
         self.write(message)
     }
 
-    /// Makes every message written so far durable under its final name.
+    /// Ends the folder's writing: every message written so far is durable
+    /// under its final name when this returns, or, for a sink that defers
+    /// durability to the end of the run, when [`Sink::finish`] returns
+    /// (until then such a message may have no name at all). Either way no
+    /// message is ever under its final name before its bytes are durable.
     fn commit(&mut self) -> Result<()>;
 
     /// Takes what the writer noticed but could not act on (a keyword the

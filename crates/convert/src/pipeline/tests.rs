@@ -115,6 +115,11 @@ fn a_full_disk_aborts_the_run() {
     assert!(is_fatal(error));
     assert!(report.read < 7, "the run went on after the disk was full: {report:?}");
     assert!(!sink.finished());
+    // The report says that what it counts may not all be on disk.
+    assert!(report
+        .findings
+        .iter()
+        .any(|f| f.kind == FindingKind::Unwritable && f.message.contains("final sync")));
 }
 
 #[test]
@@ -156,8 +161,12 @@ fn cancel_stops_and_says_so() {
     let sink = MemorySink::new();
     let opts = ConvertOptions { cancel: Some(cancel), ..ConvertOptions::default() };
     let e = run(&sample(), &sink, &opts).unwrap_err();
-    let ConvertError::Aborted { error, .. } = e else { panic!() };
+    let ConvertError::Aborted { error, report } = e else { panic!() };
     assert!(matches!(error.kind, ErrorKind::Cancelled));
+    // What was committed is kept: a sink that defers durability to
+    // `finish` (maildir) gets it after a cancel too.
+    assert!(sink.finished());
+    assert!(report.findings.iter().all(|f| f.kind != FindingKind::Unwritable), "{:?}", report.findings);
 }
 
 #[test]
