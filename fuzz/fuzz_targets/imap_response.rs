@@ -56,6 +56,11 @@ async fn end(
 }
 
 fuzz_target!(|data: &[u8]| {
+    // The interrupted pass is quadratic in the input by design (a dropped
+    // read per five bytes); responses longer than this teach nothing new.
+    if data.len() > 8192 {
+        return;
+    }
     let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("runtime");
     let whole = rt.block_on(responses(data, false));
     let interrupted = rt.block_on(responses(data, true));
