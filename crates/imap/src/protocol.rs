@@ -335,6 +335,13 @@ impl Session {
         loop {
             if self.rpos < self.rbuf.len() {
                 let avail = &self.rbuf[self.rpos..];
+                if trips_status_text(avail) {
+                    if let Some(r) = self.fallback()? {
+                        return Ok(r);
+                    }
+                    self.fill().await?;
+                    continue;
+                }
                 match Response::parse(avail) {
                     Ok((rest, resp)) => {
                         let used = avail.len() - rest.len();
@@ -506,6 +513,24 @@ pub fn parse_internal_date(s: &str) -> Option<mailshift_model::Timestamp> {
     chrono::DateTime::parse_from_str(s.trim(), "%d-%b-%Y %H:%M:%S %z").ok()
 }
 
+/// Whether `avail` starts with a status response (`* OK`, `a1 NO`, `+`, ...)
+/// whose response code is followed directly by a non-ASCII character, as in
+/// `* OK [ALERT]é`: imap-proto 0.17 slices that text one byte in and panics
+/// (found by the `imap_response` fuzz target). Such a line goes to the
+/// hand-written fallback instead; a line not yet complete is waited for.
+fn trips_status_text(avail: &[u8]) -> bool {
+    let line = match memchr::memmem::find(avail, b"\r\n") {
+        Some(end) => &avail[..end],
+        None => avail,
+    };
+    let mut words = line.splitn(3, |&b| b == b' ');
+    let first = words.next().unwrap_or_default();
+    let second = words.next().unwrap_or_default();
+    let status = first == b"+"
+        || [&b"OK"[..], b"NO", b"BAD", b"BYE", b"PREAUTH"].iter().any(|w| second.eq_ignore_ascii_case(w));
+    status && line.windows(2).any(|w| w[0] == b']' && w[1] >= 0x80)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -547,6 +572,24 @@ mod tests {
         }
         feeder.await.unwrap();
         (got, dropped)
+    }
+
+    /// Found by the fuzz target: imap-proto panics on a response code
+    /// followed directly by a multi-byte character.
+    #[tokio::test]
+    async fn a_status_text_that_panics_imap_proto_is_read_by_hand() {
+        let (client, mut server) = tokio::io::duplex(1 << 16);
+        let mut s = Session::new(Box::new(client), "test".into(), Duration::from_secs(5));
+        server
+            .write_all("* OK [ALERT]\u{e9}t\u{e9}\r\na1 NO [OVERQUOTA]\u{fc}ber\r\na2 OK fine\r\n".as_bytes())
+            .await
+            .unwrap();
+        let Resp::Status(t) = s.read().await.unwrap() else { panic!() };
+        assert_eq!(t.status, Status::Ok);
+        let Resp::Tagged(t) = s.read().await.unwrap() else { panic!() };
+        assert_eq!((t.tag.as_str(), t.status), ("a1", Status::No));
+        let Resp::Tagged(t) = s.read().await.unwrap() else { panic!() };
+        assert_eq!((t.tag.as_str(), t.status), ("a2", Status::Ok));
     }
 
     /// The uploader drops `read` while it takes messages from its source:
