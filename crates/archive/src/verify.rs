@@ -231,6 +231,8 @@ pub fn verify(archive: &Path, keys: Option<&Identities>, progress: &dyn Progress
                 }
             },
             (true, None) => {
+                // Nothing reads the stream: the reader only hashes.
+                drop(file_in);
                 v.findings.push(Finding::warning(
                     FindingKind::Unsupported,
                     loc(),
@@ -680,5 +682,26 @@ mod tests {
             v.findings
         );
         assert_eq!(v.archive_bytes, 0);
+    }
+
+    /// Without a key nothing reads the decrypted stream: the file is still
+    /// read and hashed to its end, however big (a stream nobody drains
+    /// must not stall the reading thread).
+    #[test]
+    fn an_encrypted_archive_without_key_is_hashed_to_its_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("x.tar.zst.age");
+        let data: Vec<u8> =
+            (0..(crate::pipe::DEPTH * 3 + 1) * crate::pipe::CHUNK).map(|i| (i % 253) as u8).collect();
+        std::fs::write(&a, &data).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let a2 = a.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(verify(&a2, None, &mailshift_model::NoProgress));
+        });
+        let v = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("verify hangs").unwrap();
+        assert!(v.encrypted && !v.entries_checked);
+        assert_eq!(v.archive_bytes, data.len() as u64);
+        assert_eq!(v.archive_blake3, blake3::hash(&data).to_hex().to_string());
     }
 }
