@@ -878,6 +878,20 @@ impl<'a> FolderRun<'a> {
         Ok(())
     }
 
+    /// Whether `todo` should go out now although the server is still busy
+    /// with an earlier batch: it fills a MULTIAPPEND batch, the window
+    /// allows no more messages to gather, or its first message must go
+    /// alone. Otherwise the connection waits for the server's answer and
+    /// keeps gathering, so batches are full whatever the source's speed
+    /// (a server that is idle gets what there is at once).
+    fn batch_ready(&self) -> bool {
+        let bytes: usize = self.todo.iter().map(|p| p.data.len()).sum();
+        self.todo.len() >= BATCH_MESSAGES
+            || bytes >= BATCH_BYTES
+            || !self.room()
+            || self.todo.front().is_some_and(|p| p.alone)
+    }
+
     /// Whether another message may be taken from the source.
     fn room(&self) -> bool {
         let n = self.todo.len() + self.inflight.len();
@@ -1177,6 +1191,7 @@ impl<'a> FolderRun<'a> {
                 && self.inflight.len() < self.window_messages
                 && (self.inflight_bytes < self.window_bytes || self.inflight.is_empty())
                 && !c.must_renew()
+                && (!multi || self.inflight.is_empty() || *source_done || self.batch_ready())
             {
                 // One APPEND command, holding up to a batch of messages
                 // with MULTIAPPEND: Dovecot then commits (and fsyncs) once

@@ -13,8 +13,9 @@ use mailshift_imap::connection::ConnectOptions;
 use scripted::{read_command, upload_plain, usual_answer, Messages};
 use tokio::io::{AsyncWriteExt, BufReader};
 
-/// A server with LITERAL+ and MULTIAPPEND that takes 30 ms per APPEND
-/// command; records the number of messages in each APPEND.
+/// A server with LITERAL+ and MULTIAPPEND that takes 300 ms per APPEND
+/// command (long enough for even a slow debug build to read the rest of
+/// the source meanwhile); records the number of messages in each APPEND.
 async fn serve(listener: tokio::net::TcpListener, batches: Arc<Mutex<Vec<usize>>>) {
     loop {
         let Ok((sock, _)) = listener.accept().await else { return };
@@ -24,7 +25,7 @@ async fn serve(listener: tokio::net::TcpListener, batches: Arc<Mutex<Vec<usize>>
         w.write_all(format!("* OK [CAPABILITY {caps}] ready\r\n").as_bytes()).await.unwrap();
         while let Ok(Some(cmd)) = read_command(&mut r).await {
             let (reply, close) = if cmd.word == "APPEND" {
-                tokio::time::sleep(Duration::from_millis(30)).await;
+                tokio::time::sleep(Duration::from_millis(300)).await;
                 batches.lock().unwrap().push(cmd.literals.len());
                 (format!("{} OK APPEND completed\r\n", cmd.tag), false)
             } else {
@@ -50,7 +51,8 @@ fn appends_go_in_full_multiappend_batches() {
     let batches = batches.lock().unwrap().clone();
     assert_eq!(batches.iter().sum::<usize>(), 1200, "{batches:?}");
     // 1,200 messages at most 500 per command: 3 full batches, plus the
-    // small first one sent before the source had filled up.
+    // small first one sent at once to the idle server. While a batch is
+    // with the server, a partial one waits and gathers.
     assert!(batches.len() <= 5, "{} APPEND commands for 1,200 messages: {batches:?}", batches.len());
     assert!(batches.iter().all(|&n| n <= 500), "a batch above 500 messages: {batches:?}");
 }
