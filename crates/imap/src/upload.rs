@@ -885,17 +885,21 @@ impl<'a> FolderRun<'a> {
     /// keeps gathering, so batches are full whatever the source's speed
     /// (a server that is idle gets what there is at once).
     fn batch_ready(&self) -> bool {
-        let bytes: usize = self.todo.iter().map(|p| p.data.len()).sum();
         self.todo.len() >= BATCH_MESSAGES
-            || bytes >= BATCH_BYTES
+            || self.todo_bytes() >= BATCH_BYTES
             || !self.room()
             || self.todo.front().is_some_and(|p| p.alone)
+    }
+
+    /// Bytes of the messages waiting to be sent.
+    fn todo_bytes(&self) -> usize {
+        self.todo.iter().map(|p| p.data.len()).sum()
     }
 
     /// Whether another message may be taken from the source.
     fn room(&self) -> bool {
         let n = self.todo.len() + self.inflight.len();
-        let bytes: usize = self.inflight_bytes + self.todo.iter().map(|p| p.data.len()).sum::<usize>();
+        let bytes = self.inflight_bytes + self.todo_bytes();
         n < self.window_messages && (bytes < self.window_bytes || n == 0)
     }
 
