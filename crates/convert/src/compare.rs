@@ -14,7 +14,7 @@ use mailshift_model::{
 use serde::Serialize;
 
 use crate::pipeline::describe_source;
-use crate::schedule::{group_units, read_group, run_biggest_first};
+use crate::schedule::{group_units, read_group, run_biggest_first, FolderGroup};
 
 /// How to run [`compare`].
 #[derive(Debug, Clone, Default)]
@@ -136,13 +136,15 @@ struct Entry {
 
 impl Entry {
     fn of(m: &Message, logical: bool) -> Self {
-        let fp = m.fingerprint();
+        // Only the key that is matched on: the exact hash reads the whole
+        // body, the logical key only the header.
+        let key = if logical { Key::Logical(m.logical_key()) } else { Key::Exact(m.exact_hash()) };
         let subject = headers::get(&m.raw, "Subject").map(|s| {
             let s = String::from_utf8_lossy(&s);
             s.chars().take(120).collect()
         });
         Entry {
-            key: if logical { Key::Logical(fp.logical) } else { Key::Exact(fp.exact) },
+            key,
             flags: m.envelope.flags.clone(),
             received: m.envelope.received,
             origin: m.envelope.origin.clone(),
@@ -178,11 +180,21 @@ struct Side {
     findings: Vec<Finding>,
 }
 
-fn read_side(source: &dyn Source, opts: &CompareOptions, progress: &dyn Progress) -> Result<Side> {
+/// A store listed, not yet read.
+struct Listed<'s> {
+    source: &'s dyn Source,
+    groups: Vec<FolderGroup>,
+    findings: Vec<Finding>,
+}
+
+fn list_side(source: &dyn Source) -> Result<Listed<'_>> {
     let mut findings = Vec::new();
     let units = source.units(&mut findings)?;
-    progress.begin(units.len() as u64, units.iter().map(|u| u.bytes).sum());
-    let groups = group_units(units);
+    Ok(Listed { source, groups: group_units(units), findings })
+}
+
+fn read_side(listed: Listed<'_>, opts: &CompareOptions, progress: &dyn Progress) -> Side {
+    let Listed { source, groups, findings } = listed;
     let results = run_biggest_first(opts.jobs, &groups, |g| {
         let mut entries = Vec::new();
         let mut found = Vec::new();
@@ -213,7 +225,7 @@ fn read_side(source: &dyn Source, opts: &CompareOptions, progress: &dyn Progress
         side.findings.extend(found);
         side.folders.insert(key, entries);
     }
-    Ok(side)
+    side
 }
 
 /// Compares store `a` with store `b`. Fails only when one of them cannot be
@@ -224,8 +236,21 @@ pub fn compare(
     opts: &CompareOptions,
     progress: &dyn Progress,
 ) -> Result<Comparison> {
-    let mut side_a = read_side(a, opts, progress)?;
-    let mut side_b = read_side(b, opts, progress)?;
+    let listed_a = list_side(a)?;
+    let listed_b = list_side(b)?;
+    let (units, bytes) = [&listed_a, &listed_b]
+        .iter()
+        .flat_map(|l| &l.groups)
+        .flat_map(|g| &g.units)
+        .fold((0, 0), |(n, b), u| (n + 1, b + u.bytes));
+    progress.begin(units, bytes);
+    // Both sides at once: when one is a server, reading it waits on the
+    // network while the other reads and hashes local files.
+    let (mut side_a, mut side_b) = std::thread::scope(|s| {
+        let b = s.spawn(|| read_side(listed_b, opts, progress));
+        let a = read_side(listed_a, opts, progress);
+        (a, b.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+    });
     progress.end();
     let mut out = Comparison {
         a: side_a.info,

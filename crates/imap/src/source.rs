@@ -1,8 +1,11 @@
 //! An IMAP account as a [`Source`], so `compare` (and the upload's proof)
 //! can read a server like any store.
 //!
-//! Blocking, with its own tokio runtime; each unit (one folder) is read on
-//! its own connection, so compare's threads read folders in parallel.
+//! Blocking, with its own tokio runtime. Connections are kept in a small
+//! pool: a thread reading a folder takes an idle one (or opens one), so
+//! compare's threads read folders in parallel while a run of many folders
+//! logs in once per thread, not once per folder (a login costs a TLS
+//! handshake, and providers count and throttle logins).
 //! Messages are fetched in batches of at most [`BATCH_BYTES`], so memory
 //! is bounded by a batch, not by the folder.
 
@@ -34,6 +37,8 @@ pub struct ImapSource {
     /// (Message-ID, Date, From, To, Subject): enough for a logical
     /// comparison, and a fraction of the bytes.
     headers_only: bool,
+    /// Logged-in connections between two folders.
+    idle: std::sync::Mutex<Vec<Conn>>,
 }
 
 impl ImapSource {
@@ -50,7 +55,28 @@ impl ImapSource {
                 source: e,
             },
         )?;
-        Ok(ImapSource { connector, rt, known, only_known, headers_only })
+        Ok(ImapSource { connector, rt, known, only_known, headers_only, idle: Default::default() })
+    }
+
+    /// An idle connection, or a new one.
+    async fn take(&self) -> Result<Conn> {
+        let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
+        match idle {
+            Some(c) => Ok(c),
+            None => self.connector.connect().await,
+        }
+    }
+
+    /// Keeps `conn` for the next folder.
+    fn give_back(&self, conn: Conn) {
+        if let Ok(mut v) = self.idle.lock() {
+            v.push(conn);
+        }
+    }
+
+    /// Number of connections kept idle (for tests).
+    pub fn idle_connections(&self) -> usize {
+        self.idle.lock().map_or(0, |v| v.len())
     }
 
     fn location(&self) -> Location {
@@ -169,6 +195,23 @@ impl ImapSource {
     }
 }
 
+impl Drop for ImapSource {
+    /// Logs the idle connections out (a polite end, not a dropped socket).
+    fn drop(&mut self) {
+        let idle = self.idle.get_mut().map(std::mem::take).unwrap_or_default();
+        if idle.is_empty() {
+            return;
+        }
+        self.rt.block_on(async {
+            let mut logouts = tokio::task::JoinSet::new();
+            for c in idle {
+                logouts.spawn(c.logout()); // each bounded by its own timeout
+            }
+            while logouts.join_next().await.is_some() {}
+        });
+    }
+}
+
 impl Source for ImapSource {
     fn info(&self) -> SourceInfo {
         SourceInfo {
@@ -200,7 +243,7 @@ impl Source for ImapSource {
                     let folder = mapper.folder_of(&f.name, &self.known);
                     units.push(Unit { folder, id: f.name.clone(), path: None, bytes: 0 });
                 }
-                conn.logout().await;
+                self.give_back(conn);
                 Ok(units)
             })
             .map_err(|e: ImapError| self.to_model(e))
@@ -209,9 +252,13 @@ impl Source for ImapSource {
     fn read_unit(&self, unit: &Unit, emit: mailshift_model::Emit<'_>) -> mailshift_model::Result<()> {
         self.rt
             .block_on(async {
-                let mut conn = self.connector.connect().await?;
+                let mut conn = self.take().await?;
                 let r = self.read_folder(&mut conn, unit, emit).await;
-                conn.logout().await;
+                // A connection that failed is not reused (a stopped read
+                // still read to the FETCH's end: the connection is clean).
+                if r.is_ok() {
+                    self.give_back(conn);
+                }
                 r
             })
             .map_err(|e| self.to_model(e))

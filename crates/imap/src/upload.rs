@@ -351,7 +351,6 @@ async fn run(
         }
         let _ = conn.session.run(&format!("SUBSCRIBE {q}")).await?;
     }
-    conn.logout().await;
     jobs.sort_by_key(|j| std::cmp::Reverse(j.bytes));
     let jobs_units = jobs.iter().map(|j| j.units.len() as u64).sum();
     let jobs_bytes = jobs.iter().map(|j| j.bytes).sum();
@@ -375,24 +374,42 @@ async fn run(
             && j.bytes >= shared.opts.split_min_bytes
             && j.bytes * workers as u64 >= jobs_bytes
     });
+    // The connection that made the folders is logged in already: the first
+    // worker goes on with it (a TLS handshake and a login saved). Split
+    // folders open their own, so then it is closed rather than left idle.
+    let spare = if split.is_empty() && !whole.is_empty() {
+        Some(conn)
+    } else {
+        conn.logout().await;
+        None
+    };
     let queue = Arc::new(std::sync::Mutex::new(VecDeque::from(whole)));
-    let all = tokio::spawn(schedule(Arc::clone(&shared), split, queue, workers));
+    let mut all = tokio::spawn(schedule(Arc::clone(&shared), split, queue, workers, spare));
     // The workers run as tasks; the bar is fed from here, where the
-    // (non-'static) progress lives.
+    // (non-'static) progress lives. The end is taken as soon as it comes,
+    // not at the next tick.
     progress.begin(jobs_units, jobs_bytes);
     let mut shown = 0;
-    while !all.is_finished() {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let results = loop {
+        tokio::select! {
+            done = &mut all => break done,
+            _ = tick.tick() => {}
+        }
         let now = shared.handled.load(Ordering::Relaxed);
         if now > shown {
             progress.message(now - shown);
             shown = now;
         }
+    };
+    let now = shared.handled.load(Ordering::Relaxed);
+    if now > shown {
+        progress.message(now - shown);
     }
     progress.end();
     let mut first_error = None;
     let mut cancelled = false;
-    let results = all.await.map_err(|e| ImapError::Internal(format!("the upload failed: {e}")))?;
+    let results = results.map_err(|e| ImapError::Internal(format!("the upload failed: {e}")))?;
     for r in results {
         match r {
             Ok((r, c)) => {
@@ -468,6 +485,7 @@ async fn schedule(
     split: Vec<FolderJob>,
     queue: Arc<std::sync::Mutex<VecDeque<FolderJob>>>,
     workers: usize,
+    mut spare: Option<Conn>,
 ) -> Vec<WorkerResult> {
     let mut results = Vec::new();
     for job in split {
@@ -484,7 +502,8 @@ async fn schedule(
     for _ in 0..workers {
         let shared = Arc::clone(&shared);
         let queue = Arc::clone(&queue);
-        handles.push(tokio::spawn(async move { worker(shared, queue).await }));
+        let conn = spare.take();
+        handles.push(tokio::spawn(async move { worker(shared, queue, conn).await }));
     }
     for h in handles {
         results.push(match h.await {
@@ -562,13 +581,17 @@ async fn settle_before_split(shared: &Arc<Shared>, job: &FolderJob) -> Result<()
     Ok(())
 }
 
-async fn worker(shared: Arc<Shared>, queue: Arc<std::sync::Mutex<VecDeque<FolderJob>>>) -> WorkerResult {
+async fn worker(
+    shared: Arc<Shared>,
+    queue: Arc<std::sync::Mutex<VecDeque<FolderJob>>>,
+    conn: Option<Conn>,
+) -> WorkerResult {
     let mut report = Report::new("upload");
     let mut journal = match Journal::open(&shared.opts.journal) {
         Ok(j) => j,
         Err(e) => return Err((report, e)),
     };
-    let mut conn: Option<Conn> = None;
+    let mut conn = conn;
     let mut cancelled = false;
     loop {
         let job = match queue.lock() {

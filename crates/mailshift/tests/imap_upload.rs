@@ -264,6 +264,42 @@ fn upload_is_exact_idempotent_and_proven_by_compare() {
     assert!(run.stdout.contains("missing in B 1"), "{}", run.stdout);
 }
 
+/// Logins in the server's log once it has `at_least` of them and no more
+/// arrive for a moment (Dovecot's log process writes behind).
+fn logins_settled(d: &Dovecot, at_least: usize) -> usize {
+    let count =
+        || d.log().lines().filter(|l| l.contains("imap-login: ") && l.contains(" Login: user=")).count();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while count() < at_least && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut n = count();
+    loop {
+        std::thread::sleep(Duration::from_millis(300));
+        let now = count();
+        if now == n {
+            return n;
+        }
+        n = now;
+    }
+}
+
+#[test]
+fn the_connection_that_creates_the_folders_uploads_them() {
+    let Some(f) = fixture("one_login", Options::default(), 4, 0) else { return };
+    let r = f.upload(0, &["--jobs", "1", "--no-verify"]);
+    assert_eq!(r["written"], 20, "{r}");
+    // One login: the folders are made and filled over the same connection
+    // (a second handshake and login cost ~5% of a 1,000-message upload on
+    // this machine).
+    assert_eq!(logins_settled(&f.d, 1), 1, "log:\n{}", f.d.log());
+    // With the proof: one more, to read the server back.
+    let r = f.upload(0, &["--jobs", "1"]);
+    assert_eq!(r["already_present"], 20, "{r}");
+    assert_eq!(logins_settled(&f.d, 3), 3, "log:\n{}", f.d.log());
+    f.assert_exact("one connection");
+}
+
 #[test]
 fn a_server_copy_from_elsewhere_is_not_duplicated_and_limits_are_findings() {
     let opts = Options { append_limit: Some(1_000_000), ..Options::default() };

@@ -56,4 +56,10 @@ impl Message {
     pub fn exact_hash(&self) -> crate::ExactHash {
         crate::fingerprint::exact_hash(&self.raw)
     }
+
+    /// The logical key alone: what `compare --logical` matches on, from the
+    /// header only (no pass over the body).
+    pub fn logical_key(&self) -> crate::LogicalKey {
+        crate::fingerprint::logical_key(&self.raw)
+    }
 }
