@@ -12,12 +12,32 @@ file system, so on a busy machine it adds other processes' writes).
 Peak RSS is GNU time's %M.
 
 Tools:
-  mailshift      target/release/mailshift convert X.pst OUT --report R.json
-                 (maildir; messages = the report's `written`)
+  mailshift      target/release/mailshift convert X.pst OUT
+                 (maildir; messages = files in the folders' cur/ and new/. No
+                 --report: readpst is not asked to write one either, and the
+                 report file's own crash-safe write, two fsyncs, would be
+                 charged to mailshift alone)
   readpst -e     readpst -q -e -o OUT X.pst  (one .eml per message; messages
                  = .eml files; contacts and appointments go to .vcf/.ics)
   readpst mbox   readpst -q -o OUT X.pst     (one mbox per folder; messages =
                  From_ lines of the files that are mboxes)
+
+The outputs of one file's runs are kept until all its runs are done (each
+run writes a new directory), then deleted together; --rm-between deletes each
+one right after it is counted, as earlier versions did. Why: this machine's
+ext4 has no journal, and there the inode allocator skips every inode freed in
+the last 60 s (300 s more while its table block is dirty) one at a time
+(`recently_deleted` in ext4's ialloc.c); deleting run N's output just before
+run N+1 made each run pay, per inode it creates, for the harness's own
+deletions, and the tool creating the most inodes (maildir: a file per
+message, four directories per folder) paid the most. The runs of a file are
+interleaved across tools (A B C A B C ...), so that a burst of load from
+elsewhere on the machine, or the deletions of the previous file's outputs,
+do not fall on one tool's runs only.
+
+--baseline PATH adds a second mailshift binary (say, the build before a
+change) as the column `mailshift-base`, timed in the same run: an A/B
+comparison on a noisy machine. It does not count as one of the "other" tools.
 
 Prints a table per file with the fastest tool and mailshift's time over the
 best other tool's, the number of files where mailshift is not the fastest
@@ -43,6 +63,12 @@ OUT = os.path.join(ROOT, "bench-out")
 MAILSHIFT = os.path.join(ROOT, "target", "release", "mailshift")
 CORPUS = os.path.join(os.path.dirname(ROOT), "shared", "corpus", "pst")
 TOOLS = ["mailshift", "readpst-e", "readpst-mbox"]
+# The binary of the `mailshift-base` column (--baseline), when given.
+BASELINE = None
+# Set by --rm-between: delete each output as soon as it is counted.
+RM_BETWEEN = False
+# A counter for fresh output directories.
+RUN_NO = [0]
 
 
 def log(msg):
@@ -57,22 +83,30 @@ def build():
     return r.returncode == 0 and os.access(MAILSHIFT, os.X_OK)
 
 
-def argv_for(tool, pst, dest, report, extra=()):
+def argv_for(tool, pst, dest, extra=()):
     if tool == "mailshift":
-        return [MAILSHIFT, "convert", pst, dest, "--report", report, *extra]
+        return [MAILSHIFT, "convert", pst, dest, *extra]
+    if tool == "mailshift-base":
+        return [BASELINE, "convert", pst, dest, *extra]
     if tool == "readpst-e":
         return ["readpst", "-q", "-e", "-o", dest, pst]
     return ["readpst", "-q", "-o", dest, pst]
 
 
-def count_messages(tool, dest, report):
+def maildir_counts(dest):
+    """Messages in a maildir written by mailshift, and how many folders hold any."""
+    msgs = folders = 0
+    for d, subdirs, _files in os.walk(dest):
+        n = sum(len(os.listdir(os.path.join(d, sub))) for sub in ("cur", "new") if sub in subdirs)
+        msgs += n
+        folders += n > 0
+    return msgs, folders
+
+
+def count_messages(tool, dest):
     """How many mail messages the tool wrote."""
-    if tool == "mailshift":
-        try:
-            with open(report) as f:
-                return json.load(f).get("written")
-        except (OSError, ValueError):
-            return None
+    if tool.startswith("mailshift"):
+        return maildir_counts(dest)[0]
     n = 0
     for d, _subdirs, files in os.walk(dest):
         for name in files:
@@ -88,30 +122,24 @@ def count_messages(tool, dest, report):
     return n
 
 
-def mail_folder_count(report):
-    """How many folders of mailshift's report received messages."""
-    try:
-        with open(report) as f:
-            return sum(1 for v in json.load(f).get("folders", {}).values() if v.get("read"))
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
 def best_of(reps, fn):
-    runs = [fn() for _ in range(max(1, reps))]
+    return best_of_runs([fn() for _ in range(max(1, reps))])
+
+
+def best_of_runs(runs):
     best = min(runs, key=lambda r: r["seconds"])
     best["peak_rss_mib"] = max((r["peak_rss_mib"] or 0) for r in runs)
     return best
 
 
 def run_one(tool, pst, work, extra=()):
-    dest = os.path.join(work, "out")
-    report = os.path.join(work, "report.json")
+    RUN_NO[0] += 1
+    dest = os.path.join(work, f"out{RUN_NO[0]}")
     rss_file = os.path.join(work, "rss")
     shutil.rmtree(dest, ignore_errors=True)
-    if tool != "mailshift":
+    if not tool.startswith("mailshift"):
         os.makedirs(dest)  # readpst wants the directory to exist
-    argv = argv_for(tool, pst, dest, report, extra)
+    argv = argv_for(tool, pst, dest, extra)
     timed = ["/usr/bin/time", "-f", "%M", "-o", rss_file] + argv if os.access("/usr/bin/time", os.X_OK) else argv
     t0 = time.monotonic()
     p = subprocess.run(timed, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -124,9 +152,10 @@ def run_one(tool, pst, work, extra=()):
             rss = int(f.read().split()[-1]) / 1024
     except (OSError, ValueError, IndexError):
         pass
-    msgs = count_messages(tool, dest, report)
-    mail_folders = mail_folder_count(report) if tool == "mailshift" else None
-    shutil.rmtree(dest, ignore_errors=True)
+    msgs = count_messages(tool, dest)
+    mail_folders = maildir_counts(dest)[1] if tool.startswith("mailshift") else None
+    if RM_BETWEEN:
+        shutil.rmtree(dest, ignore_errors=True)
     # mailshift exits 1 when a file has error findings (a damaged PST) but
     # still writes what it read; readpst exits non-zero when it gives up.
     return {"seconds": secs, "process_seconds": process, "exit": p.returncode, "peak_rss_mib": rss, "messages": msgs,
@@ -134,7 +163,14 @@ def run_one(tool, pst, work, extra=()):
             "stderr": p.stderr.decode("utf-8", "replace")[-300:] if p.returncode else ""}
 
 
-# A file counts as multi-folder when mailshift's report has mail in at least
+def remove_outputs(work):
+    """Deletes the outputs of the runs so far (kept until a file's runs are done)."""
+    for d in os.listdir(work):
+        if d.startswith("out"):
+            shutil.rmtree(os.path.join(work, d), ignore_errors=True)
+
+
+# A file counts as multi-folder when mailshift's output has mail in at least
 # this many folders: with fewer there is nothing for a second worker to do.
 MULTI_FOLDER_MIN = 2
 
@@ -156,6 +192,7 @@ def jobs_comparison(rows, a, work):
                 best = best_of(a.reps, lambda: run_one("mailshift", pst, work, (*extra, "--jobs", str(jobs))))
                 r[f"{mode} j{jobs}"] = best["seconds"]
         out.append(r)
+        remove_outputs(work)
         log(f"{row['file']}: --jobs 1 vs 2: " + ", ".join(f"{k} {v:.3f}s" for k, v in r.items() if " j" in k))
     return out
 
@@ -201,10 +238,23 @@ def main():
     ap.add_argument("--no-jobs", action="store_true", help="skip the --jobs 1 vs --jobs 2 comparison")
     ap.add_argument("--mailshift", metavar="PATH",
                     help="time this mailshift binary instead of building target/release/mailshift")
+    ap.add_argument("--baseline", metavar="PATH",
+                    help="also time this mailshift binary (column mailshift-base), for an A/B comparison")
+    ap.add_argument("--rm-between", action="store_true",
+                    help="delete each run's output before the next run (see above for why not by default)")
+    ap.add_argument("--only", metavar="NAMES",
+                    help="only the files whose names contain one of these comma-separated strings")
     a = ap.parse_args()
+    global BASELINE, RM_BETWEEN
+    RM_BETWEEN = a.rm_between
+    if a.baseline:
+        BASELINE = os.path.abspath(a.baseline)
+        TOOLS.insert(1, "mailshift-base")
     files = sorted((os.path.join(a.corpus, f) for f in os.listdir(a.corpus)
                     if f.lower().endswith((".pst", ".ost"))), key=os.path.getsize, reverse=True) \
         if os.path.isdir(a.corpus) else []
+    if a.only:
+        files = [f for f in files if any(w in os.path.basename(f) for w in a.only.split(","))]
     if not files:
         log(f"no PST files in {a.corpus}")
         return 2
@@ -214,6 +264,7 @@ def main():
     have = {"mailshift": os.access(MAILSHIFT, os.X_OK) if a.mailshift else build(),
             "readpst-e": bool(shutil.which("readpst"))}
     have["readpst-mbox"] = have["readpst-e"]
+    have["mailshift-base"] = bool(BASELINE) and os.access(BASELINE, os.X_OK)
     if not have["readpst-e"]:
         log("readpst not found (Debian package pst-utils): its rows say not available")
     os.makedirs(OUT, exist_ok=True)
@@ -221,10 +272,14 @@ def main():
     with tempfile.TemporaryDirectory(prefix="mailshift-pst-bench-", dir=OUT) as work:
         for pst in files:
             row = {"file": os.path.basename(pst), "bytes": os.path.getsize(pst), "runs": {}}
-            for tool in TOOLS:
-                if not have[tool]:
-                    continue
-                row["runs"][tool] = best_of(a.reps, lambda: run_one(tool, pst, work))
+            tools = [t for t in TOOLS if have[t]]
+            runs = {t: [] for t in tools}
+            for _ in range(max(1, a.reps)):
+                for tool in tools:
+                    runs[tool].append(run_one(tool, pst, work))
+            for tool in tools:
+                row["runs"][tool] = best_of_runs(runs[tool])
+            remove_outputs(work)
             rows.append(row)
             log(f"{row['file']}: " + ", ".join(f"{t} {r['seconds']:.3f}s/{r['messages']}"
                                                for t, r in row["runs"].items()))
@@ -251,8 +306,10 @@ def main():
             line += f" {r['seconds']:13.3f}{mark or ' '} {r['messages'] if r['messages'] is not None else '-':>5}"
             if t != "mailshift" and ms and r["seconds"] < ms["seconds"]:
                 slower[t] += 1
-        fastest = min(row["runs"], key=lambda t: row["runs"][t]["seconds"])
-        others = [r["seconds"] for t, r in row["runs"].items() if t != "mailshift"]
+        # The baseline binary is an A/B reference, not a competitor.
+        contenders = [t for t in row["runs"] if t != "mailshift-base"]
+        fastest = min(contenders, key=lambda t: row["runs"][t]["seconds"])
+        others = [r["seconds"] for t, r in row["runs"].items() if t.startswith("readpst")]
         margin = f"{ms['seconds'] / min(others):.2f}" if ms and others else "-"
         row["fastest"] = fastest
         if fastest != "mailshift":
@@ -261,6 +318,10 @@ def main():
     print("(! = non-zero exit: a damaged or unsupported file; mailshift/best other < 1 means mailshift won)")
     print(f"mailshift not the fastest on {len(not_fastest)} of {len(rows)} files (goal: 0)"
           + (": " + ", ".join(not_fastest) if not_fastest else ""))
+    if BASELINE:
+        base_wins = [row["file"] for row in rows if "mailshift-base" in row["runs"] and "mailshift" in row["runs"]
+                     and row["runs"]["mailshift-base"]["seconds"] < row["runs"]["mailshift"]["seconds"]]
+        print(f"mailshift-base ({BASELINE}) faster than mailshift on {len(base_wins)} of {len(rows)} files")
     total_bytes = sum(r["bytes"] for r in rows)
     totals = {}
     print(f"\n{'tool':<14} {'seconds':>8} {'w/o sync':>8} {'msgs':>6} {'msg/s':>8} {'MB/s':>7} {'peak RSS MiB':>13} {'time vs mailshift':>18}")
@@ -288,7 +349,8 @@ def main():
                       f"{totals['mailshift']['messages']} vs {totals[t]['messages']}")
     jobs_summary = print_jobs(jobs_rows, a.reps)
     with open(os.path.join(OUT, "pst.json"), "w") as f:
-        json.dump({"reps": a.reps, "sync_charged_to_each_tool": True, "files": rows, "totals": totals,
+        json.dump({"reps": a.reps, "sync_charged_to_each_tool": True, "outputs_deleted_between_runs": RM_BETWEEN,
+                   "baseline": BASELINE, "files": rows, "totals": totals,
                    "not_fastest": not_fastest, "jobs": jobs_summary}, f, indent=2)
     print(f"\nwritten {os.path.relpath(os.path.join(OUT, 'pst.json'), ROOT)}")
     return 0

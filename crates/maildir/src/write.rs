@@ -62,6 +62,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use mailshift_model::durable::{self, BackgroundBatch, RunBatch, Staging};
@@ -91,6 +92,10 @@ pub struct MaildirSink {
     /// cleaned: a folder opened again must not delete the temp files that
     /// wait in `run` for their rename.
     opened: Mutex<HashSet<PathBuf>>,
+    /// Set when a folder of a deferred run commits a message or a keywords
+    /// file: a run that did neither (an empty PST, a re-run finding
+    /// everything present) ends without a barrier ([`Sink::finish`]).
+    wrote: Arc<AtomicBool>,
 }
 
 impl MaildirSink {
@@ -144,6 +149,7 @@ impl MaildirSink {
             staging: Staging::default(),
             run,
             opened: Mutex::new(HashSet::new()),
+            wrote: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -238,15 +244,24 @@ impl Sink for MaildirSink {
             self.opened.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(dir.clone());
         let mut writer = MaildirFolderWriter::open_in_run(dir, folder.key(), self.staging, first_open)?;
         writer.run = self.run.clone();
+        writer.wrote = Some(Arc::clone(&self.wrote));
         Ok(Box::new(writer))
     }
 
     /// Deferred ([`Self::create_deferred`]): makes every message committed
     /// so far durable under its final name, and every folder created
     /// durable. Otherwise the commits did that already.
+    ///
+    /// A deferred run that committed no message and no keywords file
+    /// created at most empty folders (directories and `maildirfolder`
+    /// markers): it ends without a barrier, which would cost a journal
+    /// commit (and, with `syncfs`, the flush of every other writer's dirty
+    /// data on the file system) to protect nothing a re-run does not
+    /// recreate. No message is at stake, and none is reported written.
     fn finish(&self) -> Result<()> {
         let loc = || Location::path(&self.root);
         match &self.run {
+            Some(_) if !self.wrote.load(Ordering::Acquire) => Ok(()),
             Some(run) => run.flush().map_err(|e| Error::io(loc(), e)),
             None => durable::sync_dir(&self.root).map_err(|e| Error::io(loc(), e)),
         }
@@ -268,6 +283,8 @@ pub struct MaildirFolderWriter {
     findings: Vec<Finding>,
     /// The run's batch its commit hands messages to, when deferred.
     run: Option<Arc<RunBatch>>,
+    /// The sink's "something was written" flag, when deferred.
+    wrote: Option<Arc<AtomicBool>>,
 }
 
 impl MaildirFolderWriter {
@@ -339,6 +356,7 @@ impl MaildirFolderWriter {
             batch: BackgroundBatch::with_staging(staging),
             findings,
             run: None,
+            wrote: None,
         })
     }
 
@@ -417,11 +435,18 @@ impl FolderWriter for MaildirFolderWriter {
     /// appears (synced now, or, when new, by the run's first `syncfs`).
     fn commit(&mut self) -> Result<()> {
         let Some(run) = self.run.clone() else { return self.flush() };
+        let mut wrote = false;
         if self.keywords.is_dirty() {
             self.keywords.save_before_syncfs(&self.dir).map_err(|e| Error::io(self.loc(&self.dir), e))?;
             run.touch();
+            wrote = true;
         }
         let (pending, unsynced) = self.batch.take_pending().map_err(|e| Error::io(self.loc(&self.cur), e))?;
+        if wrote || unsynced || !pending.is_empty() {
+            if let Some(flag) = &self.wrote {
+                flag.store(true, Ordering::Release);
+            }
+        }
         run.absorb(pending, unsynced).map_err(|e| Error::io(self.loc(&self.cur), e))
     }
 

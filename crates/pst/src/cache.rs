@@ -33,7 +33,8 @@ pub struct FileCache {
 
 #[derive(Debug, Default)]
 struct Chunks {
-    map: HashMap<u64, (Arc<[u8]>, u64)>,
+    /// Chunks as read (an `Arc<[u8]>` would cost a copy of each).
+    map: HashMap<u64, (Arc<Vec<u8>>, u64)>,
     /// A clock for least-recently-used eviction.
     tick: u64,
 }
@@ -53,7 +54,7 @@ impl FileCache {
     }
 
     /// The chunk starting at `start` (a multiple of [`CHUNK`]), read on a miss.
-    fn chunk(&self, start: u64) -> io::Result<Arc<[u8]>> {
+    fn chunk(&self, start: u64) -> io::Result<Arc<Vec<u8>>> {
         let mut chunks = self.chunks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         chunks.tick += 1;
         let tick = chunks.tick;
@@ -75,7 +76,7 @@ impl FileCache {
             }
         }
         buf.truncate(got);
-        let data: Arc<[u8]> = buf.into();
+        let data = Arc::new(buf);
         if chunks.map.len() >= Self::MAX_CHUNKS {
             if let Some(oldest) = chunks.map.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| *k) {
                 chunks.map.remove(&oldest);
@@ -83,6 +84,52 @@ impl FileCache {
         }
         chunks.map.insert(start, (Arc::clone(&data), tick));
         Ok(data)
+    }
+}
+
+/// Where a store's bytes are: a file read through a [`FileCache`], or
+/// memory (fuzzing, tests). The node database reads its data blocks
+/// straight from here ([`Backing::with_bytes`]): no seek, no copy into a
+/// reader's buffer.
+#[derive(Debug, Clone)]
+pub enum Backing {
+    File(Arc<FileCache>),
+    Bytes(Arc<[u8]>),
+}
+
+impl Backing {
+    /// Calls `f` with the `len` bytes at `at`: a slice of one cached chunk
+    /// (or of the memory) where they are in one, else a copy. An error
+    /// when the file ends before.
+    pub fn with_bytes<R>(&self, at: u64, len: usize, f: impl FnOnce(&[u8]) -> R) -> io::Result<R> {
+        let short = || {
+            io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("{len} bytes at byte {at} are past the end of the file"),
+            )
+        };
+        match self {
+            Backing::Bytes(b) => {
+                let start = usize::try_from(at).map_err(|_| short())?;
+                let bytes = start.checked_add(len).and_then(|end| b.get(start..end)).ok_or_else(short)?;
+                Ok(f(bytes))
+            }
+            Backing::File(cache) => {
+                let end = at.checked_add(len as u64).filter(|&e| e <= cache.len).ok_or_else(short)?;
+                let start = at - at % CHUNK;
+                if end <= start + CHUNK {
+                    let chunk = cache.chunk(start)?;
+                    let off = usize::try_from(at - start).unwrap_or(usize::MAX);
+                    let bytes = off.checked_add(len).and_then(|e| chunk.get(off..e)).ok_or_else(short)?;
+                    return Ok(f(bytes));
+                }
+                let mut buf = vec![0u8; len];
+                let mut r = cache.reader();
+                r.seek(SeekFrom::Start(at))?;
+                r.read_exact(&mut buf)?;
+                Ok(f(&buf))
+            }
+        }
     }
 }
 
@@ -157,5 +204,30 @@ mod tests {
         assert!(b.seek(SeekFrom::Current(-(len as i64) - 1)).is_err());
         b.seek(SeekFrom::Start(len as u64 + 100)).unwrap();
         assert_eq!(b.read(&mut buf).unwrap(), 0);
+    }
+
+    /// Ranges inside one chunk, across chunks and past the end, from a
+    /// file and from memory alike.
+    #[test]
+    fn backing_ranges() {
+        let len = CHUNK as usize * 2 + 100;
+        let data: Vec<u8> = (0..len).map(|i| (i % 253) as u8).collect();
+        let mut tmp = tempfile::tempfile().unwrap();
+        tmp.write_all(&data).unwrap();
+        let backings = [Backing::File(FileCache::new(tmp, len as u64)), Backing::Bytes(data.clone().into())];
+        for b in &backings {
+            for (at, n) in [
+                (0u64, 512usize),
+                (CHUNK - 64, 64),
+                (CHUNK - 64, 128),
+                (5, CHUNK as usize * 2),
+                (len as u64 - 100, 100),
+            ] {
+                let got = b.with_bytes(at, n, <[u8]>::to_vec).unwrap();
+                assert_eq!(got, &data[at as usize..at as usize + n], "{at} {n}");
+            }
+            assert!(b.with_bytes(len as u64 - 99, 100, |_| ()).is_err());
+            assert!(b.with_bytes(u64::MAX - 1, 100, |_| ()).is_err());
+        }
     }
 }

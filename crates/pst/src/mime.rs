@@ -24,7 +24,7 @@ pub fn to_mime(msg: &MapiMessage) -> Vec<u8> {
     let headers = msg.props.string(tag::TRANSPORT_HEADERS, cp).filter(|h| h.contains(':'));
     match headers {
         Some(h) => {
-            let mut out = Vec::new();
+            let mut out = Vec::with_capacity(h.len() + size_hint(msg));
             for line in kept_headers(&h) {
                 out.extend_from_slice(line.as_bytes());
                 out.extend_from_slice(b"\r\n");
@@ -35,6 +35,25 @@ pub fn to_mime(msg: &MapiMessage) -> Vec<u8> {
         }
         None => synthesise(msg, cp, body),
     }
+}
+
+/// About how many bytes the body structure of `msg` takes as MIME (base64
+/// attachments, bodies): the output buffer's first capacity, so that a
+/// message with large attachments is not copied through ever larger
+/// buffers (each a fresh allocation the kernel must fault in).
+fn size_hint(msg: &MapiMessage) -> usize {
+    let attachments: usize = msg.attachments.iter().filter_map(|a| a.data.as_ref()).map(Vec::len).sum();
+    let bodies: usize = [tag::BODY, tag::HTML, tag::RTF_COMPRESSED]
+        .iter()
+        .filter_map(|&t| msg.props.get(t))
+        .map(|v| match v {
+            Value::Str(s) => s.len(),
+            Value::Str8(b) | Value::Bin(b) => b.len(),
+            _ => 0,
+        })
+        .sum();
+    // base64 is 4/3 plus line breaks; quoted-printable a little more than 1.
+    attachments / 3 * 4 * 78 / 76 + bodies * 11 / 10 + 4096
 }
 
 /// The transport header lines (continuations joined to their header), less
@@ -167,20 +186,23 @@ fn synthesise(msg: &MapiMessage, cp: u32, body: MimePart<'_>) -> Vec<u8> {
 }
 
 /// Removes the empty `Message-ID:`/`Date:` placeholders that stop
-/// mail-builder from inventing values.
-fn strip_empty_headers(raw: Vec<u8>) -> Vec<u8> {
+/// mail-builder from inventing values. In place: the body (attachments and
+/// all) is not copied to a second buffer.
+fn strip_empty_headers(mut raw: Vec<u8>) -> Vec<u8> {
     let end = raw.windows(4).position(|w| w == b"\r\n\r\n").map_or(raw.len(), |p| p + 2);
-    let (head, rest) = raw.split_at(end);
-    let mut out = Vec::with_capacity(raw.len());
-    for line in head.split_inclusive(|&c| c == b'\n') {
+    let mut placeholders = Vec::new();
+    let mut at = 0;
+    for line in raw[..end].split_inclusive(|&c| c == b'\n') {
         let t = line.strip_suffix(b"\r\n").unwrap_or(line);
         if t == b"Message-ID: " || t == b"Date: " || t == b"Message-ID:" || t == b"Date:" {
-            continue;
+            placeholders.push(at..at + line.len());
         }
-        out.extend_from_slice(line);
+        at += line.len();
     }
-    out.extend_from_slice(rest);
-    out
+    for r in placeholders.into_iter().rev() {
+        raw.drain(r);
+    }
+    raw
 }
 
 /// A boundary that is the same every time the message is converted (so a
@@ -312,17 +334,17 @@ enum RtfBody {
 /// Decompresses PR_RTF_COMPRESSED; HTML or text wrapped in RTF
 /// (`\fromhtml1`, `\fromtext`) is taken out, other RTF kept as is.
 fn rtf_body(compressed: &[u8]) -> RtfBody {
-    // compressed-rtf indexes the 16-byte header and preallocates the raw
-    // size it declares: check both first. The format expands at most 8×.
+    // A header claiming more than the format can expand to (at most 8×
+    // plus the dictionary) is not decompressed.
     let raw_size = crate::ltp::u32_at(compressed, 4).unwrap_or(u32::MAX) as usize;
     if compressed.len() < 16 || raw_size > compressed.len().saturating_mul(16) + 4096 {
         return RtfBody::Rtf(compressed.to_vec());
     }
-    // Uncompressed ("MELA") content is sliced by its declared size unchecked.
+    // Uncompressed ("MELA") content declaring more bytes than present.
     if compressed.get(8..12) == Some(b"MELA".as_slice()) && raw_size.saturating_add(16) > compressed.len() {
         return RtfBody::Rtf(compressed.to_vec());
     }
-    let Ok(rtf) = compressed_rtf::decompress_rtf(compressed) else {
+    let Some(rtf) = crate::rtf::decompress(compressed) else {
         return RtfBody::Rtf(compressed.to_vec());
     };
     if rtf.contains("\\fromhtml1") {
@@ -438,6 +460,20 @@ mod tests {
         assert!(matches!(rtf_body(&c), RtfBody::Html(h) if h == "<html><body>hello</body></html>"));
         let plain = compressed_rtf::compress_rtf(r"{\rtf1\ansi {\b bold}}").unwrap();
         assert!(matches!(rtf_body(&plain), RtfBody::Rtf(_)));
+    }
+
+    /// Only the header's empty placeholders go; the body, whatever it
+    /// holds, is kept byte for byte.
+    #[test]
+    fn empty_placeholders_are_stripped_from_the_header_only() {
+        let raw = b"From: a@b\r\nDate: \r\nSubject: s\r\nMessage-ID:\r\nTo: c@d\r\n\r\nDate: \r\nMessage-ID: \r\nbody".to_vec();
+        assert_eq!(
+            strip_empty_headers(raw),
+            b"From: a@b\r\nSubject: s\r\nTo: c@d\r\n\r\nDate: \r\nMessage-ID: \r\nbody".to_vec()
+        );
+        let kept = b"Date: Mon, 1 Jan 2001 00:00:00 +0000\r\n\r\nx".to_vec();
+        assert_eq!(strip_empty_headers(kept.clone()), kept);
+        assert_eq!(strip_empty_headers(b"Date: \r\n".to_vec()), b"".to_vec());
     }
 
     #[test]

@@ -67,3 +67,88 @@ pub fn read_map(ndb: &Ndb) -> HashMap<u16, NamedProperty> {
     }
     out
 }
+
+/// The property id of the string-named property `name` in property set
+/// `guid` (PS_MAPI, PS_PUBLIC_STRINGS or one of the map's own GUIDs), the
+/// same answer as looking it up in [`read_map`], without building the
+/// whole map: opening a store needs one name (Outlook's categories,
+/// `Keywords`), and decoding and hashing every name of the map was a
+/// fixed cost of every run.
+pub fn find_name(ndb: &Ndb, guid: &[u8; 16], name: &str) -> Option<u16> {
+    let (props, _) = node_props(ndb, NID_NAME_TO_ID_MAP).ok()?;
+    let guids = props.bytes(0x0002).unwrap_or(&[]);
+    let entries = props.bytes(0x0003).unwrap_or(&[]);
+    let strings = props.bytes(0x0004).unwrap_or(&[]);
+    let wanted: Vec<u8> = name.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    // Whether each id's last entry (the one the map keeps) is the name.
+    let mut last: HashMap<u16, bool> = HashMap::new();
+    for e in entries.chunks_exact(8) {
+        let (id, guid_field, prop_idx) = (
+            u32::from_le_bytes([e[0], e[1], e[2], e[3]]),
+            u16::from_le_bytes([e[4], e[5]]),
+            u16::from_le_bytes([e[6], e[7]]),
+        );
+        let set: [u8; 16] = match guid_field >> 1 {
+            1 => PS_MAPI,
+            2 => PS_PUBLIC_STRINGS,
+            n @ 3.. => {
+                let at = usize::from(n - 3) * 16;
+                match guids.get(at..at + 16).and_then(|g| <[u8; 16]>::try_from(g).ok()) {
+                    Some(g) => g,
+                    // Skipped by `read_map` too.
+                    None => continue,
+                }
+            }
+            0 => [0; 16],
+        };
+        let pid = 0x8000u16.wrapping_add(prop_idx);
+        if guid_field & 1 == 0 || &set != guid {
+            last.insert(pid, false);
+            continue;
+        }
+        // An entry `read_map` skips (a GUID index or string out of range)
+        // leaves the id's earlier entry in place, as here.
+        let at = id as usize;
+        let Some(len) = u32_at(strings, at) else { continue };
+        let Some(stored) = strings.get(at + 4..(at + 4).saturating_add(len as usize)) else { continue };
+        // As `read_map` decodes it: whole UTF-16 units, trailing NULs not
+        // part of the name.
+        let mut stored = &stored[..stored.len() / 2 * 2];
+        while let Some(rest) = stored.strip_suffix(&[0, 0]) {
+            stored = rest;
+        }
+        last.insert(pid, stored == wanted.as_slice());
+    }
+    // Several ids for one name (a damaged map): the lowest.
+    last.into_iter().filter(|(_, is)| *is).map(|(pid, _)| pid).min()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The same id as a search of the whole map, for every string name of
+    /// every corpus file.
+    #[test]
+    fn find_name_agrees_with_the_map() {
+        let Some(corpus) = mailshift_testkit::shared_corpus("find_name_agrees_with_the_map") else { return };
+        let mut checked = 0;
+        for f in mailshift_testkit::corpus_files(&corpus, "pst", &["pst", "ost"]) {
+            let Ok(src) = crate::PstSource::open(&f, Default::default()) else { continue };
+            let ndb = src.ndb().unwrap();
+            let map = read_map(&ndb);
+            let mut names: Vec<_> = map.values().collect();
+            names.sort_by_key(|n| format!("{n:?}"));
+            names.dedup();
+            for n in names {
+                let NameKind::Name(name) = &n.kind else { continue };
+                let by_map: Vec<u16> = map.iter().filter(|(_, v)| *v == n).map(|(id, _)| *id).collect();
+                let found = find_name(&ndb, &n.guid, name);
+                assert!(found.is_some_and(|id| by_map.contains(&id)), "{f:?} {n:?}: {found:?} vs {by_map:?}");
+                checked += 1;
+            }
+            assert_eq!(find_name(&ndb, &PS_PUBLIC_STRINGS, "no such name, surely"), None);
+        }
+        assert!(checked > 100, "{checked} names checked");
+    }
+}

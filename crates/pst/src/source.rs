@@ -14,7 +14,7 @@ use mailshift_model::{
 };
 use outlook_pst::PstReader;
 
-use crate::cache::FileCache;
+use crate::cache::{Backing, FileCache};
 use crate::header::{self, Format, Header, PatchedReader, HEADER_LEN};
 use crate::ltp::{NodeRef, Props};
 use crate::messaging::{self, entry_id_nid, tag, Attachment, FolderNode, ItemKind, MapiMessage};
@@ -66,14 +66,6 @@ pub struct PstItem {
     pub attachments: Vec<Attachment>,
     /// The item's code page for 8-bit strings.
     pub codepage: u32,
-}
-
-/// Where the bytes come from: a file, or memory (fuzzing, tests).
-#[derive(Debug, Clone)]
-enum Backing {
-    /// The file, opened once and read through a cache every handle shares.
-    File(Arc<FileCache>),
-    Bytes(Arc<[u8]>),
 }
 
 /// A folder as a unit.
@@ -175,13 +167,7 @@ impl PstSource {
         // 0xFFFFFFFF there and cannot have one: not reported for them.
         src.password = &src.header.client != b"SO" && store.i32(tag::PST_PASSWORD).is_some_and(|p| p != 0);
         src.name = store.string(tag::DISPLAY_NAME, 0).unwrap_or_default();
-        src.keywords_id = crate::named::read_map(&ndb)
-            .into_iter()
-            .find(|(_, n)| {
-                n.guid == crate::named::PS_PUBLIC_STRINGS
-                    && n.kind == crate::NameKind::Name("Keywords".into())
-            })
-            .map(|(id, _)| id);
+        src.keywords_id = crate::named::find_name(&ndb, &crate::named::PS_PUBLIC_STRINGS, "Keywords");
         // The IPM subtree ("Top of Personal Folders"): from the store's entry
         // id, else (OSTs have none) `Root - Mailbox/IPM_SUBTREE`.
         let (top, mailbox_root) = match store.bytes(tag::IPM_SUBTREE).and_then(entry_id_nid) {
@@ -224,13 +210,13 @@ impl PstSource {
     }
 
     /// A fresh handle on the node database.
-    fn ndb(&self) -> Result<Ndb> {
+    pub(crate) fn ndb(&self) -> Result<Ndb> {
         let patched = header::normalised(&self.header);
         let reader: Box<dyn PstReader> = match &self.backing {
             Backing::File(cache) => Box::new(PatchedReader::new(cache.reader(), patched)),
             Backing::Bytes(b) => Box::new(PatchedReader::new(Cursor::new(Arc::clone(b)), patched)),
         };
-        Ndb::open(&self.header, reader, self.len)
+        Ndb::open_backed(&self.header, reader, self.backing.clone(), self.len)
             .map_err(|e| Error::format(self.loc(), format!("cannot read the PST node database: {e}")))
     }
 

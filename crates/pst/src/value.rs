@@ -31,8 +31,17 @@ fn le<const N: usize>(b: &[u8]) -> Option<[u8; N]> {
 
 /// Decodes a UTF-16LE string, dropping a trailing NUL.
 pub fn utf16(b: &[u8]) -> String {
-    let units: Vec<u16> = b.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
-    let mut s = String::from_utf16_lossy(&units);
+    let pairs = b.chunks_exact(2);
+    // Most strings are ASCII: their low bytes are the text, without a
+    // buffer of units and decoding char by char.
+    let ascii = pairs.clone().all(|c| c[1] == 0 && c[0] < 0x80);
+    let mut s = match ascii {
+        true => String::from_utf8(pairs.map(|c| c[0]).collect()).unwrap_or_default(),
+        false => {
+            let units: Vec<u16> = pairs.map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+            String::from_utf16_lossy(&units)
+        }
+    };
     while s.ends_with('\0') {
         s.pop();
     }
@@ -159,5 +168,34 @@ mod tests {
     fn code_pages() {
         assert_eq!(decode_8bit(b"caf\xe9\0", 1252), "café");
         assert_eq!(utf16(&[0x41, 0, 0x42, 0, 0, 0]), "AB");
+    }
+
+    /// The ASCII fast path gives what decoding every unit gives.
+    #[test]
+    fn utf16_matches_full_decoding() {
+        use proptest::prelude::*;
+        let full = |b: &[u8]| {
+            let units: Vec<u16> = b.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+            String::from_utf16_lossy(&units).trim_end_matches('\0').to_owned()
+        };
+        let strategy = prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..64),
+            "[ -~\0]{0,40}".prop_map(|s| s.bytes().flat_map(|b| [b, 0]).collect::<Vec<u8>>()),
+            ("[ -~]{0,20}", any::<u16>(), any::<bool>()).prop_map(|(s, u, odd)| {
+                let mut b: Vec<u8> = s.bytes().flat_map(|b| [b, 0]).collect();
+                b.extend_from_slice(&u.to_le_bytes());
+                if odd {
+                    b.push(0x41);
+                }
+                b
+            }),
+        ];
+        proptest::test_runner::TestRunner::default()
+            .run(&strategy, |b| {
+                prop_assert_eq!(utf16(&b), full(&b));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(utf16(&[0xE9, 0, 0x41, 0]), "éA");
     }
 }

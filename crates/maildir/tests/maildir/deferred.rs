@@ -184,3 +184,37 @@ fn a_folder_opened_again_in_the_same_run_keeps_its_waiting_files() {
     let (back, _) = read_dir(dir.path());
     assert_eq!(content_of(&back), content_of(&msgs));
 }
+
+/// A deferred run that writes no message (an empty PST: only folders)
+/// takes no barrier; one message anywhere brings both `syncfs` back, and
+/// with them the durability of the folders created.
+#[test]
+fn a_run_that_writes_nothing_takes_no_barrier() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("out");
+    let before = barriers_on_this_thread();
+    let sink = MaildirSink::create_deferred(&root, opts()).unwrap();
+    for name in ["Inbox", "Deleted Items", "Contacts"] {
+        let mut w = sink.open_folder(&FolderPath::new([name])).unwrap();
+        w.commit().unwrap();
+    }
+    sink.finish().unwrap();
+    assert_eq!(since(before), Barriers { syncfs: 0, fsync: 0 });
+    assert!(root.join(".Deleted Items/cur").is_dir() && root.join("cur").is_dir());
+
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("out");
+    let before = barriers_on_this_thread();
+    let sink = MaildirSink::create_deferred(&root, opts()).unwrap();
+    for (i, name) in ["Inbox", "Deleted Items", "Contacts"].into_iter().enumerate() {
+        let folder = FolderPath::new([name]);
+        let mut w = sink.open_folder(&folder).unwrap();
+        if i == 2 {
+            assert_eq!(w.write(&message(&folder, 1)).unwrap(), WriteOutcome::Written);
+        }
+        w.commit().unwrap();
+    }
+    sink.finish().unwrap();
+    assert_eq!(since(before), Barriers { syncfs: 2, fsync: 0 });
+    assert_eq!(named_messages(&root.join(".Contacts")).len(), 1);
+}
