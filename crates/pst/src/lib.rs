@@ -23,8 +23,14 @@
 //! and size checks before each block read (the crate asserts on some bad
 //! sizes); 4 KiB-page OSTs (wVer 36) are refused with a clear error. The
 //! file is opened once and every handle reads it through one bounded cache
-//! of 64 KiB chunks (`cache`), and each handle memoises its block B-tree
-//! lookups: B-tree descents are most of the NDB's reads. The lists,
+//! of 64 KiB chunks (`cache`); each handle keeps the B-tree pages it parsed
+//! and memoises its block B-tree lookups (B-tree descents were most of the
+//! NDB's reads). Data blocks, where most bytes pass, are read by us straight
+//! from that cache, with the crate's checks (trailer size and block id, CRC
+//! through `crc32fast`, the same CRC) and its permute decoding table; only
+//! cyclic ("high") encryption leaves them to the crate. Compressed RTF
+//! (MS-OXRTFCP) is decoded by us too (`rtf`), tested against the
+//! `compressed-rtf` crate it replaced. The lists,
 //! tables and properties layer ([`ltp`]) and the messaging layer
 //! ([`messaging`]) are ours, because the crate's refuse messages without a
 //! sub-node tree, fail on odd column sizes, stop at unknown property types,
