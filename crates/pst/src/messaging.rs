@@ -29,6 +29,7 @@ pub mod tag {
     pub const SENT_REPRESENTING_SMTP: u16 = 0x5D02;
     pub const DELIVERY_TIME: u16 = 0x0E06;
     pub const MESSAGE_FLAGS: u16 = 0x0E07;
+    pub const MESSAGE_SIZE: u16 = 0x0E08;
     pub const BODY: u16 = 0x1000;
     pub const RTF_COMPRESSED: u16 = 0x1009;
     pub const HTML: u16 = 0x1013;

@@ -394,6 +394,21 @@ fn is_mail_container(class: &str) -> bool {
     c.is_empty() || c.starts_with("ipf.note") || c == "ipf" || c.starts_with("ipf.imap")
 }
 
+/// A folder's bytes for the scheduler (biggest folders start first): the
+/// sum of the contents table's PR_MESSAGE_SIZE where the table has it,
+/// else a guess of 20 kB per message. A folder of a few messages with big
+/// attachments must not start after folders of many small ones.
+fn folder_bytes(rows: &[(u32, Props)], content_count: u32) -> u64 {
+    const GUESS: u64 = 20_000;
+    let count = (rows.len() as u64).max(u64::from(content_count));
+    let sized: Vec<u64> = rows
+        .iter()
+        .filter_map(|(_, p)| p.i32(tag::MESSAGE_SIZE).and_then(|n| u64::try_from(n).ok()))
+        .collect();
+    let unsized_rows = count.saturating_sub(sized.len() as u64);
+    sized.iter().sum::<u64>() + unsized_rows * GUESS
+}
+
 impl Source for PstSource {
     fn info(&self) -> SourceInfo {
         let variant = match (self.header.format, &self.header.client) {
@@ -418,16 +433,15 @@ impl Source for PstSource {
         let ndb = self.ndb()?;
         let mut units = Vec::new();
         for f in &self.folders {
+            let rows = messaging::folder_messages(&ndb, f.node.nid).ok();
             // The top of the store maps to INBOX; it is a unit only when mail
             // was filed right there, so it does not double the real Inbox.
-            if f.node.path.is_empty()
-                && messaging::folder_messages(&ndb, f.node.nid).map_or(true, |rows| rows.is_empty())
-            {
+            if f.node.path.is_empty() && rows.as_ref().is_none_or(Vec::is_empty) {
                 continue;
             }
+            let rows = rows.unwrap_or_default();
             if !is_mail_container(&f.node.container_class) {
                 // A contacts or calendar folder is a unit only if mail was filed there.
-                let rows = messaging::folder_messages(&ndb, f.node.nid).unwrap_or_default();
                 let has_mail = rows.iter().any(|(_, p)| {
                     p.string(tag::MESSAGE_CLASS, 0).is_none_or(|c| ItemKind::of_class(&c) == ItemKind::Mail)
                 });
@@ -439,7 +453,7 @@ impl Source for PstSource {
                 folder: f.path.clone(),
                 id: format!("{:#x}", f.node.nid),
                 path: Some(self.path.clone()),
-                bytes: u64::from(f.node.content_count) * 20_000,
+                bytes: folder_bytes(&rows, f.node.content_count),
             });
         }
         if self.recover {

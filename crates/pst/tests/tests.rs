@@ -512,3 +512,45 @@ fn recover_mode_reads_every_file() {
         }
     }
 }
+
+/// The scheduler starts the biggest folders first, so a unit's `bytes`
+/// must rank folders by what their messages hold (PR_MESSAGE_SIZE from the
+/// contents table), not by a guess per message: in SampleOstFile, INBOX
+/// (12 messages, 776 kB written) must rank above INBOX/sub2 (29 messages,
+/// 27 kB), which the old 20 kB-per-message guess put first.
+#[test]
+fn unit_sizes_rank_folders_by_their_bytes() {
+    let Some(files) = pst_files("unit_sizes_rank_folders_by_their_bytes") else { return };
+    let mut compared = 0;
+    for path in files {
+        let Ok(src) = PstSource::open(&path, PstOptions::default()) else { continue };
+        let mut findings = Vec::new();
+        let Ok(units) = src.units(&mut findings) else { continue };
+        let mut sized = Vec::new();
+        for unit in units {
+            let mut written = 0u64;
+            let _ = src.read_unit(&unit, &mut |item| {
+                if let Item::Message(m) = item {
+                    written += m.raw.len() as u64;
+                }
+                ControlFlow::Continue(())
+            });
+            sized.push((unit.folder.key(), unit.bytes, written));
+        }
+        // MAPI sizes and the MIME written differ (bodies in several forms,
+        // encodings): only a clear difference must show in the order.
+        for (a, a_unit, a_written) in &sized {
+            for (b, b_unit, b_written) in &sized {
+                if *a_written > 0 && *a_written >= b_written * 4 {
+                    assert!(
+                        a_unit > b_unit,
+                        "{}: {a} ({a_written} bytes written) ranks below {b} ({b_written}): units {a_unit} <= {b_unit}",
+                        path.display()
+                    );
+                    compared += 1;
+                }
+            }
+        }
+    }
+    assert!(compared > 0, "no folders of clearly different sizes in the corpus");
+}
