@@ -37,7 +37,8 @@ Nothing is deleted during a run. This VM's ext4 has no journal, and for
 1 GiB tree paid up to 4 s of extra kernel CPU. So every repetition restores
 into its own fresh directory (x-restore-mailshift-2, ...), everything stays
 in bench-out/backup-work/ after the run, and is removed at the start of the
-next run, followed by `sync` and a 61 s wait (as benches/upload.py does).
+next run (or at its end with --clean-after); nothing is timed until 361 s
+after the last bulk delete (benches/quiet_fs.py).
 That is a copy of the maildir per restore (6 GiB with the defaults, more
 with --baseline): the run refuses to start when the disk would be left with
 less than 5 GiB free, and --clean-after removes it all at the end instead
@@ -62,6 +63,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+import quiet_fs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "bench-out")
@@ -107,15 +110,10 @@ def warm(path):
 
 
 def clear_work():
-    """Removes the previous run's outputs, then waits out ext4's scan of
-    recently deleted inodes (see the module doc) before anything is timed."""
-    if not os.path.exists(WORK):
-        return
-    log(f"removing the previous run's outputs ({os.path.relpath(WORK, ROOT)}); "
-        "waiting 61 s for ext4's recently-deleted inode scan to pass")
-    shutil.rmtree(WORK, ignore_errors=True)
-    os.sync()
-    time.sleep(61)
+    """Removes what an earlier run kept, then waits until new inodes are
+    cheap again (benches/quiet_fs.py) before anything is timed."""
+    quiet_fs.remove_trees([WORK])
+    quiet_fs.wait_until_quiet()
 
 
 def run(argv, shell=False):
@@ -328,7 +326,7 @@ def main():
     print(f"\nwritten {os.path.relpath(os.path.join(OUT, 'backup.json'), ROOT)}; the outputs in "
           f"{os.path.relpath(WORK, ROOT)} {kept}")
     if a.clean_after:
-        shutil.rmtree(WORK, ignore_errors=True)
+        quiet_fs.remove_trees([WORK])
 
 
 if __name__ == "__main__":

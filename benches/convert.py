@@ -15,12 +15,12 @@ Peak RSS is GNU time's %M for the tool's process (a child forked from this
 Python process would inherit Python's own high-water mark in wait4()).
 
 Each tool writes into a directory of its own, and the outputs are deleted
-only at the end of the run (then, before the next run, the harness waits a
-minute if it had to delete old ones): ext4 without a journal, as on this
-machine, will not reuse an inode deleted less than a minute ago and scans
-past every such inode at each file creation, so a tool started right after
-the previous tool's 60,000 files were deleted spent up to half its time in
-that scan (find_inode_bit / recently_deleted in `perf`).
+only at the end of the run; the next run waits until 361 s after that
+(benches/quiet_fs.py): ext4 without a journal, as on this machine, will not
+reuse an inode deleted less than one to six minutes ago and scans past every
+such inode at each file creation, so a tool started right after the previous
+tool's 60,000 files were deleted spent up to half its time in that scan
+(find_inode_bit / recently_deleted in `perf`).
 
 Tools:
   mailshift   target/release/mailshift convert X.mbox OUT
@@ -40,6 +40,8 @@ import shutil
 import subprocess
 import sys
 import time
+
+import quiet_fs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "bench-out")
@@ -196,11 +198,9 @@ def main():
         log("note: cannot drop page caches (not root?); runs after the first may read from cache")
     stale = [os.path.join(OUT, d) for d in os.listdir(OUT) if d.startswith("out-")]
     if stale:
-        log("removing the outputs of an earlier run, then waiting 61 s (see the docstring) ...")
-        for d in stale:
-            shutil.rmtree(d, ignore_errors=True)
-        os.sync()
-        time.sleep(61)
+        log("removing the outputs of an earlier run (see the docstring) ...")
+        quiet_fs.remove_trees(stale)
+    quiet_fs.wait_until_quiet()
     want = set(a.tools.split(",")) if a.tools else None
     report = {"size": a.size, "sync_charged_to_each_tool": True, "inputs": {}}
     for profile, seed in INPUTS.items():
@@ -222,9 +222,7 @@ def main():
             rows.append(run_one(name, argv, stdin_path, prepare, dest))
         table(profile, meta, rows)
         report["inputs"][profile] = {"file": os.path.relpath(src, ROOT), "generated": meta, "runs": rows}
-    for d in os.listdir(OUT):
-        if d.startswith("out-"):
-            shutil.rmtree(os.path.join(OUT, d), ignore_errors=True)
+    quiet_fs.remove_trees([os.path.join(OUT, d) for d in os.listdir(OUT) if d.startswith("out-")])
     with open(os.path.join(OUT, "convert.json"), "w") as f:
         json.dump(report, f, indent=2)
     print(f"\nwritten {os.path.relpath(os.path.join(OUT, 'convert.json'), ROOT)}")

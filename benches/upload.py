@@ -33,11 +33,12 @@ same for every tool that appends one message per transaction, hides the
 tools' own cost (mbsync: ~20 s instead of ~2 s for 1,100 messages). No global
 `sync` is charged either (it would bill other processes' dirty pages).
 Each row's server mailbox is moved to bench-out/upload-kept/ rather than
-deleted, and that folder is emptied (then 61 s waited out) at the start of
-the next run: this VM's ext4 has no journal, and for a minute after many
-files are deleted its inode allocator scans past their inodes
-(`recently_deleted`), which made whichever tool ran next pay ~20% of its
-server's CPU for the previous row's cleanup.
+deleted, and that folder is removed at the end of the run; a run starts only
+361 s after the last bulk delete (benches/quiet_fs.py): this VM's ext4 has no
+journal, and for up to six minutes after many files are deleted its inode
+allocator scans past their inodes (`recently_deleted`), which made whichever
+tool ran next pay ~20% of its server's CPU for the previous row's cleanup
+(and one realistic upload take 2.7 s instead of 1.5 s, for every tool).
 Peak RSS is GNU time's %M for the tool's process (Dovecot's own processes are
 not counted for any tool). After each run scripts/imap_check.py (Python's
 imaplib, no shared code) reads the server back: the number of messages in
@@ -58,6 +59,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import quiet_fs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "bench-out")
@@ -237,13 +240,10 @@ def keep_mailbox(info, row_name):
 
 
 def clear_kept():
-    if not os.path.isdir(KEPT):
-        return
-    log(f"removing the previous run's server mailboxes ({os.path.relpath(KEPT, ROOT)}); "
-        "waiting 61 s for ext4's recently-deleted inode scan to pass")
-    shutil.rmtree(KEPT, ignore_errors=True)
-    os.sync()
-    time.sleep(61)
+    """Removes what a previous (crashed) run kept, then waits until new
+    inodes are cheap again (benches/quiet_fs.py)."""
+    quiet_fs.remove_trees([KEPT])
+    quiet_fs.wait_until_quiet()
 
 
 def run_one(tool, src, src_mtimes, have_mailshift, row_name):
@@ -367,6 +367,8 @@ def main():
     with open(os.path.join(OUT, "upload.json"), "w") as f:
         json.dump(report, f, indent=2)
     print(f"\nwritten {os.path.relpath(os.path.join(OUT, 'upload.json'), ROOT)}")
+    # The servers' mailboxes go now; the next run waits for the disk.
+    quiet_fs.remove_trees([KEPT])
 
 
 if __name__ == "__main__":
