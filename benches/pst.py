@@ -22,15 +22,16 @@ Tools:
   readpst mbox   readpst -q -o OUT X.pst     (one mbox per folder; messages =
                  From_ lines of the files that are mboxes)
 
-The outputs of one file's runs are kept until all its runs are done (each
-run writes a new directory), then deleted together; --rm-between deletes each
-one right after it is counted, as earlier versions did. Why: this machine's
-ext4 has no journal, and there the inode allocator skips every inode freed in
-the last 60 s (300 s more while its table block is dirty) one at a time
-(`recently_deleted` in ext4's ialloc.c); deleting run N's output just before
-run N+1 made each run pay, per inode it creates, for the harness's own
-deletions, and the tool creating the most inodes (maildir: a file per
-message, four directories per folder) paid the most. The runs of a file are
+Every run writes a new directory under bench-out/pst-work, and all of them
+are deleted together at the end of the run; a run starts timing only 361 s
+after the last bulk delete (benches/quiet_fs.py). --rm-between deletes each
+output right after it is counted, as earlier versions did. Why: this
+machine's ext4 has no journal, and there the inode allocator skips every
+inode freed in the last 60 s (300 s more while its table block is dirty) one
+at a time (`recently_deleted` in ext4's ialloc.c); deleting run N's output
+just before run N+1 made each run pay, per inode it creates, for the
+harness's own deletions, and the tool creating the most inodes (maildir: a
+file per message, four directories per folder) paid the most. The runs of a file are
 interleaved across tools (A B C A B C ...), so that a burst of load from
 elsewhere on the machine, or the deletions of the previous file's outputs,
 do not fall on one tool's runs only.
@@ -55,8 +56,9 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
+
+import quiet_fs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "bench-out")
@@ -164,7 +166,12 @@ def run_one(tool, pst, work, extra=()):
 
 
 def remove_outputs(work):
-    """Deletes the outputs of the runs so far (kept until a file's runs are done)."""
+    """With --rm-between, deletes the outputs of the runs so far. By default
+    they stay until the end of the run (benches/quiet_fs.py: a bulk delete
+    makes every later file creation pay for minutes, and maildir creates a
+    file per message where readpst's mbox mode creates one per folder)."""
+    if not RM_BETWEEN:
+        return
     for d in os.listdir(work):
         if d.startswith("out"):
             shutil.rmtree(os.path.join(work, d), ignore_errors=True)
@@ -269,21 +276,25 @@ def main():
         log("readpst not found (Debian package pst-utils): its rows say not available")
     os.makedirs(OUT, exist_ok=True)
     rows = []
-    with tempfile.TemporaryDirectory(prefix="mailshift-pst-bench-", dir=OUT) as work:
-        for pst in files:
-            row = {"file": os.path.basename(pst), "bytes": os.path.getsize(pst), "runs": {}}
-            tools = [t for t in TOOLS if have[t]]
-            runs = {t: [] for t in tools}
-            for _ in range(max(1, a.reps)):
-                for tool in tools:
-                    runs[tool].append(run_one(tool, pst, work))
+    work = os.path.join(OUT, "pst-work")
+    quiet_fs.remove_trees([work])  # what a crashed run left
+    quiet_fs.wait_until_quiet()
+    os.makedirs(work)
+    for pst in files:
+        row = {"file": os.path.basename(pst), "bytes": os.path.getsize(pst), "runs": {}}
+        tools = [t for t in TOOLS if have[t]]
+        runs = {t: [] for t in tools}
+        for _ in range(max(1, a.reps)):
             for tool in tools:
-                row["runs"][tool] = best_of_runs(runs[tool])
-            remove_outputs(work)
-            rows.append(row)
-            log(f"{row['file']}: " + ", ".join(f"{t} {r['seconds']:.3f}s/{r['messages']}"
-                                               for t, r in row["runs"].items()))
-        jobs_rows = jobs_comparison(rows, a, work) if have["mailshift"] and not a.no_jobs else []
+                runs[tool].append(run_one(tool, pst, work))
+        for tool in tools:
+            row["runs"][tool] = best_of_runs(runs[tool])
+        remove_outputs(work)
+        rows.append(row)
+        log(f"{row['file']}: " + ", ".join(f"{t} {r['seconds']:.3f}s/{r['messages']}"
+                                           for t, r in row["runs"].items()))
+    jobs_rows = jobs_comparison(rows, a, work) if have["mailshift"] and not a.no_jobs else []
+    quiet_fs.remove_trees([work])
 
     print(f"\nPST/OST -> maildir, {len(files)} corpus files, best of {a.reps} runs each "
           f"(times include a final sync)")
