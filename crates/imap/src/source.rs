@@ -58,12 +58,12 @@ impl ImapSource {
         Ok(ImapSource { connector, rt, known, only_known, headers_only, idle: Default::default() })
     }
 
-    /// An idle connection, or a new one.
-    async fn take(&self) -> Result<Conn> {
+    /// An idle connection (and `true`), or a new one.
+    async fn take(&self) -> Result<(Conn, bool)> {
         let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
         match idle {
-            Some(c) => Ok(c),
-            None => self.connector.connect().await,
+            Some(c) => Ok((c, true)),
+            None => Ok((self.connector.connect().await?, false)),
         }
     }
 
@@ -72,11 +72,6 @@ impl ImapSource {
         if let Ok(mut v) = self.idle.lock() {
             v.push(conn);
         }
-    }
-
-    /// Number of connections kept idle (for tests).
-    pub fn idle_connections(&self) -> usize {
-        self.idle.lock().map_or(0, |v| v.len())
     }
 
     fn location(&self) -> Location {
@@ -252,8 +247,20 @@ impl Source for ImapSource {
     fn read_unit(&self, unit: &Unit, emit: mailshift_model::Emit<'_>) -> mailshift_model::Result<()> {
         self.rt
             .block_on(async {
-                let mut conn = self.take().await?;
-                let r = self.read_folder(&mut conn, unit, emit).await;
+                let (mut conn, pooled) = self.take().await?;
+                let emitted = std::cell::Cell::new(false);
+                let mut counted = |item: Item| {
+                    emitted.set(true);
+                    emit(item)
+                };
+                let mut r = self.read_folder(&mut conn, unit, &mut counted).await;
+                // A pooled connection may have been closed by the server
+                // while it waited (an idle timeout): if it failed before
+                // anything was read, the folder is read again on a new one.
+                if pooled && !emitted.get() && r.as_ref().is_err_and(ImapError::is_transient) {
+                    conn = self.connector.connect().await?;
+                    r = self.read_folder(&mut conn, unit, &mut counted).await;
+                }
                 // A connection that failed is not reused (a stopped read
                 // still read to the FETCH's end: the connection is clean).
                 if r.is_ok() {
